@@ -1,0 +1,55 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "QuantumRealm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "qrrm", targets: ["qrrm"]),
+        .library(name: "Quantities", targets: ["Quantities"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "USB", targets: ["USB"]),
+        .library(name: "GPIO", targets: ["GPIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C modules (system libraries through pkg-config, and the one shim target)
+        .systemLibrary(
+            name: "CZeroMQ", path: "CShims/CZeroMQ", pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(
+            name: "CLibUSB", path: "CShims/CLibUSB", pkgConfig: "libusb-1.0",
+            providers: [.apt(["libusb-1.0-0-dev"])]),
+        .systemLibrary(
+            name: "CGPIOD", path: "CShims/CGPIOD", pkgConfig: "libgpiod",
+            providers: [.apt(["libgpiod-dev"])]),
+        .target(name: "CPlatformShims", dependencies: ["CLibUSB"], path: "CShims/CPlatformShims"),
+
+        // MARK: Ground floor and wrappers
+        .target(name: "Quantities"),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "USB", dependencies: ["CLibUSB", "CPlatformShims"]),
+        .target(name: "GPIO", dependencies: ["CGPIOD"]),
+
+        // MARK: The CLI
+        .executableTarget(
+            name: "qrrm",
+            dependencies: [
+                "Quantities", "ZeroMQ", "USB", "GPIO", "CPlatformShims",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: Tests
+        .testTarget(name: "QuantitiesTests", dependencies: ["Quantities"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "USBTests", dependencies: ["USB"]),
+        .testTarget(name: "GPIOTests", dependencies: ["GPIO"]),
+        .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
+        .testTarget(
+            name: "InteropTests", dependencies: ["ZeroMQ"], path: "Tests/Interop",
+            exclude: ["python"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
