@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(
             name: "InteropTests", dependencies: ["ZeroMQ"], path: "Tests/Interop",
-            exclude: ["python"]),
+            exclude: ["python", "requirements.txt"]),
     ],
     swiftLanguageModes: [.v6]
 )
