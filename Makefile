@@ -1,0 +1,50 @@
+# Quantum Realm — the two commands: `make run` (the main job) and `make test` (the whole suite).
+# Both install what is missing first: Debian packages with apt-get when root (otherwise they print
+# the exact apt-get line and stop), and the Python packages the interop tests drive us with.
+
+SHELL := /bin/bash
+DEBIAN_PACKAGES := pkg-config libzmq3-dev libusb-1.0-0-dev libgpiod-dev python3 python3-pip
+PYTHON := python3
+PY_REQUIREMENTS := Tests/Interop/requirements.txt
+SWIFT_TEST_FLAGS ?=
+
+.PHONY: run test build deps debian-deps python-deps bench clean-bench
+
+run: debian-deps
+	swift build --product qrrm
+	swift run --skip-build qrrm probe
+
+test: debian-deps python-deps
+	swift build --build-tests
+	swift test --skip-build $(SWIFT_TEST_FLAGS)
+
+build: debian-deps
+	swift build
+
+deps: debian-deps python-deps
+
+debian-deps:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "Missing Debian packages. Run:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+python-deps:
+	@if ! $(PYTHON) -c 'import sys, importlib.metadata as m; [m.version(l.split("==")[0].split(">=")[0].strip()) for l in open("$(PY_REQUIREMENTS)") if l.strip() and not l.startswith("#")]' 2>/dev/null; then \
+	  echo "Installing Python packages from $(PY_REQUIREMENTS)"; \
+	  $(PYTHON) -m pip install -q -r $(PY_REQUIREMENTS) 2>/dev/null \
+	    || $(PYTHON) -m pip install -q --break-system-packages -r $(PY_REQUIREMENTS); \
+	fi
+
+bench: debian-deps
+	Benchmarks/run.sh

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `qrrm`: the Quantum Realm command line. It parses arguments and calls the modules.
+@main
+struct QRRM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qrrm",
+        abstract: "Quantum Realm: control runtime for quantum-lab nodes.",
+        subcommands: [Probe.self],
+        defaultSubcommand: Probe.self)
+}
