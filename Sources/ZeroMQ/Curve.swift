@@ -49,8 +49,8 @@ public struct CurveKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { z85 }
 }
 
-/// A CURVE key pair.
-public struct CurveKeyPair: Sendable, Hashable {
+/// A CURVE key pair. Printing it shows only the public key, so the secret stays out of logs.
+public struct CurveKeyPair: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let publicKey: CurveKey
     public let secretKey: CurveKey
 
@@ -76,6 +76,10 @@ public struct CurveKeyPair: Sendable, Hashable {
         self.publicKey = publicKey
         self.secretKey = secretKey
     }
+
+    public var description: String { "CurveKeyPair(public: \(publicKey.z85), secret: <redacted>)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["publicKey": publicKey], displayStyle: .struct) }
 }
 
 extension ZMQSocket {
@@ -98,8 +102,11 @@ extension ZMQSocket {
 
 /// A ZAP handler (ZeroMQ RFC 27) that admits only CURVE clients whose public key is listed.
 ///
-/// It binds `inproc://zeromq.zap.01` in its context, so it must be started before the server
-/// socket accepts connections; libzmq admits every client while no handler is bound. One per context.
+/// It binds `inproc://zeromq.zap.01` in its context, one per context. libzmq admits every CURVE
+/// client that knows the server key while no handler is bound, so the handler fails closed:
+/// start it before the server socket binds, and stop it only after the sockets it guards are
+/// closed. Releasing the authenticator does not stop it: the handler keeps answering until
+/// ``stop()`` or until the context shuts down (`ZMQContext.shutdown`).
 public final class ZAPAuthenticator: Sendable {
     private let policy: ZAPPolicy
     private let stopSignal: Mutex<ZMQSocket?>
@@ -131,7 +138,12 @@ public final class ZAPAuthenticator: Sendable {
     /// How many handshakes were accepted and refused so far.
     public var decisions: (accepted: Int, refused: Int) { policy.counters.withLock { $0 } }
 
+    /// The error that ended the handler early, if one did (`ETERM` at context shutdown is not one).
+    /// While it is set no handler is bound, and libzmq admits every client that knows the server key.
+    public var failure: ZMQError? { policy.failure.withLock { $0 } }
+
     /// Stops the handler thread and unbinds it; later calls do nothing.
+    /// Close the server sockets first: once the handler is gone libzmq stops asking it.
     public func stop() {
         let sender = stopSignal.withLock { socket -> ZMQSocket? in
             defer { socket = nil }
@@ -141,14 +153,13 @@ public final class ZAPAuthenticator: Sendable {
         _ = try? sender.send([UInt8](), wait: .timeout(.seconds(1)))
         thread.join()
     }
-
-    deinit { stop() }
 }
 
 /// What the ZAP handler thread shares with its ``ZAPAuthenticator``: the allow-list and counts.
 final class ZAPPolicy: Sendable {
     let allowList: Mutex<Set<CurveKey>>
     let counters = Mutex((accepted: 0, refused: 0))
+    let failure = Mutex<ZMQError?>(nil)
     let domain: String?
 
     init(allowed: Set<CurveKey>, domain: String?) {
@@ -170,6 +181,7 @@ final class ZAPPolicy: Sendable {
                 try handler.send(multipart: reply(to: request))
             } catch {
                 // ETERM: the context is shutting down. Anything else leaves REP in an unknown state.
+                if !error.isContextTerminated { failure.withLock { $0 = error } }
                 return
             }
         }

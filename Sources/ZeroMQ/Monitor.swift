@@ -118,11 +118,12 @@ public final class ZMQSocketMonitor {
     }
 
     /// Waits until an event among `events` arrives, skipping others, until `timeout` passes.
+    /// A zero timeout only looks at the events already queued.
     public func waitFor(_ events: MonitorEvents, timeout: Duration) throws(ZMQError) -> MonitorEvent? {
         let deadline = ContinuousClock.now + timeout
         while true {
             let left = deadline - ContinuousClock.now
-            guard left > .zero, let event = try next(wait: .timeout(left)) else { return nil }
+            guard let event = try next(wait: left > .zero ? .timeout(left) : .dontWait) else { return nil }
             if events.contains(event.event) { return event }
         }
     }

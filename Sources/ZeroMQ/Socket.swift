@@ -114,9 +114,19 @@ public final class ZMQSocket {
         try set(.subscribe, Array(prefix.utf8))
     }
 
+    /// Subscribes to topics starting with the bytes of `prefix`, which need not be text.
+    public func subscribe(_ prefix: [UInt8]) throws(ZMQError) {
+        try set(.subscribe, prefix)
+    }
+
     /// Removes one earlier subscription to `prefix` (`ZMQ_UNSUBSCRIBE`).
     public func unsubscribe(_ prefix: String) throws(ZMQError) {
         try set(.unsubscribe, Array(prefix.utf8))
+    }
+
+    /// Removes one earlier subscription to the bytes of `prefix`.
+    public func unsubscribe(_ prefix: [UInt8]) throws(ZMQError) {
+        try set(.unsubscribe, prefix)
     }
 
     // MARK: Waiting
@@ -236,11 +246,6 @@ public final class ZMQSocket {
             frames.append(message.bytes)
         }
         return frames
-    }
-
-    /// Whether the last frame received has more frames after it (`ZMQ_RCVMORE`).
-    public var hasMoreFrames: Bool {
-        (try? get(.receiveMore)) ?? false
     }
 }
 

@@ -34,6 +34,11 @@ final class JoinableThread: @unchecked Sendable {
         joined = true
         pthread_join(thread, nil)
     }
+
+    /// A thread nobody joined runs on detached (`pthread_detach`), releasing its resources when it ends.
+    deinit {
+        if !joined { pthread_detach(thread) }
+    }
 }
 
 private final class ThreadBody {

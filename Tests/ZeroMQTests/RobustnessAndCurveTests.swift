@@ -125,6 +125,53 @@ struct RobustnessAndCurveTests {
         #expect(authenticator.decisions.refused >= 1)
     }
 
+    @Test("Releasing the authenticator does not open the door: an unlisted client is still refused")
+    func authenticatorFailsClosed() throws {
+        let context = try ZMQContext()
+        defer { context.shutdown() }  // ends the handler thread that outlives its authenticator
+        let server = try CurveKeyPair.generate()
+        let unlisted = try CurveKeyPair.generate()
+        var authenticator: ZAPAuthenticator? = try ZAPAuthenticator(context: context, allowedClientKeys: [])
+        authenticator = nil
+        #expect(authenticator == nil)
+        let publisher = try context.socket(.pub)
+        try publisher.makeCurveServer(secretKey: server.secretKey)
+        let monitor = try ZMQSocketMonitor(publisher, events: .handshakeFailedAuth)
+        let endpoint = try publisher.bind("tcp://127.0.0.1:*")
+        let client = try context.socket(.sub)
+        try client.makeCurveClient(serverKey: server.publicKey, keys: unlisted)
+        try client.subscribe("")
+        try client.connect(endpoint)
+        #expect(try monitor.waitFor(.handshakeFailedAuth, timeout: .seconds(5))?.value == 400)
+        for _ in 0..<10 { try publisher.send("secret telemetry") }
+        #expect(try client.receiveFrame(wait: .timeout(.milliseconds(200))) == nil)
+    }
+
+    @Test("Printing a key pair never shows the secret key")
+    func keyPairRedactsSecret() throws {
+        let pair = try CurveKeyPair.generate()
+        for text in ["\(pair)", String(reflecting: pair), String(describing: Mirror(reflecting: pair).children.map(\.value))] {
+            #expect(!text.contains(pair.secretKey.z85))
+        }
+        #expect("\(pair)".contains(pair.publicKey.z85))
+    }
+
+    @Test("Binary subscription prefixes filter like text ones")
+    func binarySubscription() throws {
+        let context = try ZMQContext()
+        let publisher = try context.socket(.pub)
+        try publisher.bind("inproc://binary-topics")
+        let subscriber = try context.socket(.sub)
+        try subscriber.subscribe([0x00, 0xFF])
+        try subscriber.connect("inproc://binary-topics")
+        try publisher.send([0x01, 0xFF, 1])
+        try publisher.send([0x00, 0xFF, 2])
+        #expect(try subscriber.receiveFrame(wait: .timeout(.seconds(5))) == [0x00, 0xFF, 2])
+        try subscriber.unsubscribe([0x00, 0xFF])
+        try publisher.send([0x00, 0xFF, 3])
+        #expect(try subscriber.receiveFrame(wait: .timeout(.milliseconds(100))) == nil)
+    }
+
     @Test("The ZAP handler answers malformed and non-CURVE requests with refusals")
     func zapReplies() {
         let key = [UInt8](repeating: 3, count: 32)
