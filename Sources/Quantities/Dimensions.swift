@@ -76,6 +76,18 @@ public enum SampleRateDimension: PhysicalDimension {
     public static let otherUnits = ["Sa/s", "SPS", "sps"].map { UnitSpelling($0, acceptsPrefixes: true) }
 }
 
+/// Pressure: SI unit Pa; also bar (with prefixes, so "mbar" works) and Torr (with prefixes: "mTorr").
+public enum PressureDimension: PhysicalDimension {
+    public static let name = "pressure"
+    public static let symbol = "Pa"
+    public static let example = "1e-6 mbar"
+    static let bar = UnitSpelling("bar", powerOfTen: 5, acceptsPrefixes: true)
+    /// 1 Torr = 101325/760 Pa = 133.322368421… Pa.
+    static let torr = UnitSpelling("Torr", multiplier: 1_333_223_684_211, powerOfTen: -10, acceptsPrefixes: true)
+    public static let otherUnits = [bar, torr]
+    public static let lowerLimit: (siValue: Double, name: String)? = (0, "vacuum")
+}
+
 public typealias Time = Quantity<TimeDimension>
 public typealias Frequency = Quantity<FrequencyDimension>
 public typealias Temperature = Quantity<TemperatureDimension>
@@ -85,6 +97,7 @@ public typealias Voltage = Quantity<VoltageDimension>
 public typealias Current = Quantity<CurrentDimension>
 public typealias MagneticField = Quantity<MagneticFieldDimension>
 public typealias SampleRate = Quantity<SampleRateDimension>
+public typealias Pressure = Quantity<PressureDimension>
 
 extension Quantity where D == TimeDimension {
     /// A time in seconds.
@@ -296,4 +309,19 @@ extension Quantity where D == SampleRateDimension {
     public var megasamplesPerSecond: Double { value(in: .mega) }
     /// This sample rate in gigasamples per second.
     public var gigasamplesPerSecond: Double { value(in: .giga) }
+}
+
+extension Quantity where D == PressureDimension {
+    /// Pressure in pascals.
+    public static func pascals(_ value: Double) -> Self { Self(siValue: value) }
+    /// Pressure in millibar (100 Pa), the unit vacuum gauges report.
+    public static func millibar(_ value: Double) -> Self { Self(siValue: value * 100) }
+    /// Pressure in bar.
+    public static func bar(_ value: Double) -> Self { Self(siValue: value * 1e5) }
+    /// Pressure in pascals.
+    public var pascals: Double { siValue }
+    /// Pressure in millibar.
+    public var millibar: Double { siValue / 100 }
+    /// Pressure in bar.
+    public var bar: Double { siValue / 1e5 }
 }

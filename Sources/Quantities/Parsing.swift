@@ -77,7 +77,7 @@ extension PhysicalDimension {
 var allDimensions: [any PhysicalDimension.Type] {
     [TimeDimension.self, FrequencyDimension.self, TemperatureDimension.self, PowerDimension.self,
      ResistanceDimension.self, VoltageDimension.self, CurrentDimension.self,
-     MagneticFieldDimension.self, SampleRateDimension.self]
+     MagneticFieldDimension.self, SampleRateDimension.self, PressureDimension.self]
 }
 
 extension Quantity: LosslessStringConvertible {

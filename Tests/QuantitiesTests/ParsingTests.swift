@@ -87,6 +87,23 @@ struct ParsingTests {
         #expect(try SampleRate(parsing: input).siValue == samplesPerSecond)
     }
 
+    @Test(arguments: [
+        ("1e-6 mbar", 1e-4), ("1013.25 mbar", 101325), ("1 bar", 1e5), ("5 Pa", 5), ("2.5 kPa", 2500),
+        ("760 Torr", 101325), ("1 mTorr", 0.1333223684211), ("3.2E-03 mbar", 0.32),
+    ])
+    func pressure(input: String, pascals: Double) throws {
+        let parsed = try Pressure(parsing: input)
+        #expect(abs(parsed.siValue - pascals) <= 1e-12 * abs(pascals))
+    }
+
+    @Test("Malformed pressures")
+    func malformedPressure() {
+        expectParseError(PressureDimension.self, "-1 mbar", .belowLowerLimit("vacuum (0 Pa)"))
+        expectParseError(PressureDimension.self, "5 K", .wrongDimension(unit: "K", dimension: "temperature"))
+        expectParseError(PressureDimension.self, "5 psi", .unknownUnit("psi"))
+        expectParseError(TimeDimension.self, "5 mbar", .wrongDimension(unit: "mbar", dimension: "pressure"))
+    }
+
     @Test("Malformed times", arguments: [
         ("", QuantityParseError.Reason.empty), ("   ", .empty),
         ("abc", .malformedNumber), ("nan", .malformedNumber), ("inf", .malformedNumber), ("nan s", .malformedNumber),
