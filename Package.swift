@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "USB", targets: ["USB"]),
         .library(name: "GPIO", targets: ["GPIO"]),
+        .library(name: "HAL", targets: ["HAL"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +33,7 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "USB", dependencies: ["CLibUSB", "CPlatformShims"]),
         .target(name: "GPIO", dependencies: ["CGPIOD"]),
+        .target(name: "HAL", dependencies: ["Quantities"]),
 
         // MARK: The CLI
         .executableTarget(
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "USBTests", dependencies: ["USB"]),
         .testTarget(name: "GPIOTests", dependencies: ["GPIO"]),
+        .testTarget(name: "HALTests", dependencies: ["HAL"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(
             name: "InteropTests", dependencies: ["ZeroMQ"], path: "Tests/Interop",
