@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+//
+// Benchmarks for QuantumRealm, kept as a separate package so that the main package does not
+// depend on the benchmark framework. Build it from this folder (`swift build -c release`): it
+// has its own .build/ and never touches the main package's. `run.sh` runs everything.
+import PackageDescription
+
+// SwiftPM names a path dependency by its folder's name, lowercased: "main" in /work/main, but a
+// fresh clone may sit in a folder of any name, so derive it from where this manifest is.
+let mainPackageIdentity = Context.packageDirectory
+    .split(separator: "/").dropLast().last.map { $0.lowercased() } ?? "main"
+
+let package = Package(
+    name: "QuantumRealmBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        // The main package, for its ZeroMQ product.
+        .package(path: ".."),
+        // ordo-one/benchmark 1.38.1. Naming the traits explicitly enables only the malloc
+        // interposer (the mallocCount* metrics, LD_PRELOADed by the plugin; no jemalloc on
+        // Swift 6.3) and leaves out the default "RuntimeInterposer" trait, whose package
+        // (ordo-one/swift-runtime-interposer) is not mirrored here; it only feeds the ARC metrics.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The PUB→SUB measurement written against our ZeroMQ module; shared by both runners.
+        .target(
+            name: "ZMQBenchSupport",
+            dependencies: [.product(name: "ZeroMQ", package: mainPackageIdentity)],
+            path: "Sources/ZMQBenchSupport"),
+
+        // Raw libzmq send loop in C: the send-path malloc baseline the Swift API is compared to.
+        .target(
+            name: "CZMQRawSend",
+            path: "Sources/CZMQRawSend",
+            linkerSettings: [.linkedLibrary("zmq")]),
+
+        // ordo-one benchmarks: `swift package benchmark` runs every executable target whose
+        // sources are in a folder directly under Benchmarks/.
+        .executableTarget(
+            name: "ZeroMQThroughput",
+            dependencies: [
+                "ZMQBenchSupport",
+                "CZMQRawSend",
+                .product(name: "ZeroMQ", package: mainPackageIdentity),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ZeroMQThroughput",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+
+        // Swift vs. raw libzmq (Anchors/zmq_pubsub.c), interleaved rounds in one invocation.
+        .executableTarget(
+            name: "zmq-compare",
+            dependencies: [
+                "ZMQBenchSupport",
+                .product(name: "ZeroMQ", package: mainPackageIdentity),
+            ],
+            path: "Sources/zmq-compare"),
+    ],
+    swiftLanguageModes: [.v6]
+)

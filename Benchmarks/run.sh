@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# QuantumRealm benchmarks (called by `make bench` at the top of the repository):
+#   1. builds the raw-libzmq anchor (Anchors/zmq_pubsub.c) and this package in release;
+#   2. zmq-compare: our ZeroMQ module vs raw libzmq, PUB->SUB over TCP loopback, interleaved
+#      rounds in one invocation, with the median Swift/C ratio;
+#   3. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
+#      malloc counts, then the malloc counts again unscaled (per 1000 messages).
+# About a minute and a half after the first build (which takes 5 to 7 minutes on 2 cores).
+# Settings: ROUNDS (default 7), MESSAGES per run (default 2000000), MIN_RATIO (default: none;
+# when set, zmq-compare exits 1 if the median ratio is below it).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ROUNDS="${ROUNDS:-7}"
+MESSAGES="${MESSAGES:-2000000}"
+MIN_RATIO="${MIN_RATIO:-}"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+# libzmq's headers (for the main package's CZeroMQ and for the anchor). No jemalloc is needed:
+# ordo-one/benchmark 1.38.1 on Swift 6.3 counts allocations with ordo-one/malloc-interposer,
+# built from source and LD_PRELOADed by the plugin (jemalloc was its backend up to Swift 6.2).
+if ! pkg-config --exists libzmq 2>/dev/null; then
+    step "installing libzmq3-dev (libzmq's headers and pkg-config file)"
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq libzmq3-dev pkg-config
+fi
+
+step "building the C anchor (gcc -O2)"
+mkdir -p .build/anchors
+gcc -O2 -Wall -Wextra -o .build/anchors/zmq_pubsub Anchors/zmq_pubsub.c -lzmq -lpthread
+
+step "building zmq-compare and the ZeroMQThroughput benchmarks (swift build -c release)"
+# Only these two products: a plain `swift build` would also build every target of the main
+# package (qrrm, USB, GPIO, ...), which the benchmarks do not need.
+swift build -c release --product zmq-compare
+swift build -c release --product ZeroMQThroughput
+
+step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
+compare_args=(--anchor .build/anchors/zmq_pubsub --rounds "$ROUNDS" --messages "$MESSAGES")
+[[ -z $MIN_RATIO ]] || compare_args+=(--min-ratio "$MIN_RATIO")
+.build/release/zmq-compare "${compare_args[@]}"
+
+step "ordo-one benchmarks (per message: scalingFactor .kilo, one iteration = 1000 messages)"
+swift package benchmark --target ZeroMQThroughput --no-progress
+
+step "mallocCountTotal per iteration of 1000 messages, unscaled (--scale)"
+swift package benchmark --target ZeroMQThroughput --no-progress \
+    --metric mallocCountTotal --scale
