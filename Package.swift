@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "USB", targets: ["USB"]),
         .library(name: "GPIO", targets: ["GPIO"]),
         .library(name: "HAL", targets: ["HAL"]),
+        .library(name: "Drivers", targets: ["Drivers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,7 @@ let package = Package(
         .target(name: "USB", dependencies: ["CLibUSB", "CPlatformShims"]),
         .target(name: "GPIO", dependencies: ["CGPIOD"]),
         .target(name: "HAL", dependencies: ["Quantities"]),
+        .target(name: "Drivers", dependencies: ["HAL", "GPIO", "Quantities"]),
 
         // MARK: The CLI
         .executableTarget(
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "USBTests", dependencies: ["USB"]),
         .testTarget(name: "GPIOTests", dependencies: ["GPIO"]),
         .testTarget(name: "HALTests", dependencies: ["HAL"]),
+        .testTarget(name: "DriversTests", dependencies: ["Drivers"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(
             name: "InteropTests", dependencies: ["ZeroMQ"], path: "Tests/Interop",
