@@ -12,9 +12,11 @@ let package = Package(
         .library(name: "GPIO", targets: ["GPIO"]),
         .library(name: "HAL", targets: ["HAL"]),
         .library(name: "Drivers", targets: ["Drivers"]),
+        .library(name: "Emulator", targets: ["Emulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: C modules (system libraries through pkg-config, and the one shim target)
@@ -36,6 +38,9 @@ let package = Package(
         .target(name: "GPIO", dependencies: ["CGPIOD"]),
         .target(name: "HAL", dependencies: ["Quantities"]),
         .target(name: "Drivers", dependencies: ["HAL", "GPIO", "Quantities"]),
+        .target(
+            name: "Emulator",
+            dependencies: ["HAL", "Quantities", .product(name: "Yams", package: "Yams")]),
 
         // MARK: The CLI
         .executableTarget(
@@ -52,6 +57,7 @@ let package = Package(
         .testTarget(name: "GPIOTests", dependencies: ["GPIO"]),
         .testTarget(name: "HALTests", dependencies: ["HAL"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers"]),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "HAL", "Quantities"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(
             name: "InteropTests", dependencies: ["ZeroMQ"], path: "Tests/Interop",

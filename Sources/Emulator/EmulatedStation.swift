@@ -1,0 +1,181 @@
+import Foundation
+import HAL
+import Synchronization
+
+/// A station's instruments could not be reached as asked.
+public enum StationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No instrument has this id.
+    case unknownInstrument(id: String, known: [String])
+    /// A TCP port could not be opened.
+    case serve(ServeError)
+
+    public var description: String {
+        switch self {
+        case let .unknownInstrument(id, known):
+            "the station has no instrument \"\(id)\"; its instruments are \(known.joined(separator: ", "))"
+        case let .serve(error): error.description
+        }
+    }
+}
+
+/// Where one instrument is being served.
+public struct ServedEndpoint: Sendable, Hashable {
+    public var id: String
+    public var kind: InstrumentKind
+    public var host: String
+    public var port: UInt16
+    /// The VISA resource name a driver connects to.
+    public var resource: ResourceName { ResourceName(.tcpSocket(board: 0, host: host, port: port)) }
+}
+
+/// An emulated station: the fridge model and its instruments, built from a HardwareProfile, reachable
+/// in-process (`LOOPBACK::<id>`) or over TCP, with simulated time advanced by hand or by a background
+/// clock running at the profile's speed factor.
+public final class EmulatedStation: Sendable {
+    public let profile: HardwareProfile
+    public let model: CryostatModel
+    private let twins: [String: any InstrumentTwin]
+    private let injectors: [String: FaultInjector]
+    private let servers = Mutex<[TCPInstrumentServer]>([])
+    private let pendingEvents: Mutex<[ScheduledEvent]>
+    private let clockStop = Atomic<Bool>(true)
+    private let clockDone = DispatchGroup()
+
+    /// Loads the profile at `url` and builds the station.
+    public convenience init(profile url: URL) throws(ProfileError) {
+        self.init(profile: try HardwareProfile(contentsOf: url))
+    }
+
+    public init(profile: HardwareProfile) {
+        self.profile = profile
+        model = CryostatModel(spec: profile.physics)
+        var twins: [String: any InstrumentTwin] = [:]
+        var injectors: [String: FaultInjector] = [:]
+        for (index, instrument) in profile.instruments.enumerated() {
+            switch instrument.kind {
+            case .lakeShore372: twins[instrument.id] = LakeShore372Twin(profile: instrument, model: model)
+            case .triton: twins[instrument.id] = TritonTwin(profile: instrument, model: model)
+            case .tpg366: twins[instrument.id] = MaxiGaugeTwin(profile: instrument, model: model)
+            case .f71: twins[instrument.id] = F71Twin(profile: instrument, model: model)
+            }
+            injectors[instrument.id] = FaultInjector(profile: instrument.faults, seed: profile.physics.seed &+ UInt64(index + 1))
+            for channel in instrument.faults.openCircuitChannels { model.setOpenCircuit("\(instrument.id)/\(channel)", true) }
+        }
+        self.twins = twins
+        self.injectors = injectors
+        pendingEvents = Mutex(profile.events.sorted { $0.at < $1.at })
+    }
+
+    /// The twin serving instrument `id`.
+    func profileTwin(_ id: String) -> (any InstrumentTwin)? {
+        twins[id]
+    }
+
+    /// The instrument ids, in profile order.
+    public var instrumentIDs: [String] { profile.instruments.map(\.id) }
+
+    private func lookup(_ id: String) throws(StationError) -> (any InstrumentTwin, FaultInjector) {
+        guard let twin = twins[id], let faults = injectors[id] else { throw .unknownInstrument(id: id, known: instrumentIDs) }
+        return (twin, faults)
+    }
+
+    /// A new in-process connection to instrument `id` (`LOOPBACK::<id>`).
+    public func loopbackTransport(for id: String) throws(StationError) -> LoopbackTransport {
+        let (twin, faults) = try lookup(id)
+        return LoopbackTransport(id: id, session: twin.makeSession(), faults: faults)
+    }
+
+    /// Serves every instrument on `host`: on its profile port, or its documented port when the profile
+    /// names none (port 0 picks a free one). Returns where each one listens.
+    public func serveTCP(host: String = "127.0.0.1") throws(StationError) -> [ServedEndpoint] {
+        var endpoints: [ServedEndpoint] = []
+        for instrument in profile.instruments {
+            let (twin, faults) = try lookup(instrument.id)
+            do {
+                let server = try TCPInstrumentServer(twin: twin, faults: faults, host: host, port: instrument.port ?? instrument.kind.documentedPort)
+                servers.withLock { $0.append(server) }
+                endpoints.append(ServedEndpoint(id: instrument.id, kind: instrument.kind, host: host, port: server.port))
+            } catch {
+                stopServing()
+                throw .serve(error)
+            }
+        }
+        return endpoints
+    }
+
+    /// Closes every TCP listener and connection.
+    public func stopServing() {
+        let running = servers.withLock { servers in
+            defer { servers.removeAll() }
+            return servers
+        }
+        for server in running { server.stop() }
+    }
+
+    /// Changes an instrument's reply faults at run time.
+    public func setFaults(_ faults: FaultProfile, for id: String) throws(StationError) {
+        let (_, injector) = try lookup(id)
+        injector.profile = faults
+    }
+
+    /// Advances simulated time by `seconds`, firing the profile's scheduled events on the way.
+    public func advance(by seconds: Double) {
+        var remaining = seconds
+        while remaining > 0 {
+            let now = model.time
+            let next = pendingEvents.withLock { events -> ScheduledEvent? in
+                guard let first = events.first, first.at <= now + remaining else { return nil }
+                events.removeFirst()
+                return first
+            }
+            guard let event = next else {
+                model.advance(by: remaining)
+                return
+            }
+            let step = max(event.at - now, 0)
+            model.advance(by: step)
+            remaining -= step
+            apply(event.action)
+        }
+    }
+
+    private func apply(_ action: ScheduledEvent.Action) {
+        switch action {
+        case let .quench(stage, joules, seconds): model.quench(stage: stage, energy: joules, seconds: seconds)
+        case let .pressureSpike(factor, decay): model.pressureSpike(factor: factor, decaySeconds: decay)
+        case let .openCircuit(sensor, open): model.setOpenCircuit(sensor, open)
+        case .cooldown: model.startCooldown()
+        case .warmUp: model.startWarmUp()
+        }
+    }
+
+    /// Runs simulated time in a background thread: every 10 ms of real time it advances by the real
+    /// time elapsed × the profile's speed factor, until `stopClock()`.
+    public func startClock() {
+        guard clockStop.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        clockDone.enter()
+        let thread = Thread { [self] in
+            let clock = ContinuousClock()
+            var last = clock.now
+            while !clockStop.load(ordering: .acquiring) {
+                Thread.sleep(forTimeInterval: 0.01)
+                let now = clock.now
+                advance(by: last.duration(to: now).seconds * profile.speedFactor)
+                last = now
+            }
+            clockDone.leave()
+        }
+        thread.start()
+    }
+
+    /// Stops the background clock and waits for it.
+    public func stopClock() {
+        guard !clockStop.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        clockDone.wait()
+    }
+
+    deinit {
+        stopClock()
+        stopServing()
+    }
+}

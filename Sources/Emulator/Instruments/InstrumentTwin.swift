@@ -1,0 +1,90 @@
+import Foundation
+
+/// An emulated instrument: shared state over the physics model, reached through per-connection
+/// sessions that each keep their own input framing (as separate sockets to a real instrument do).
+public protocol InstrumentTwin: AnyObject, Sendable {
+    /// The profile id, used in `LOOPBACK::<id>`.
+    var id: String { get }
+    var kind: InstrumentKind { get }
+    /// A new connection's byte-stream state machine.
+    func makeSession() -> any TwinSession
+}
+
+/// One connection to a twin: bytes in, reply bytes out, with the instrument's own framing.
+public protocol TwinSession: AnyObject {
+    /// Consumes `bytes` (any split of the stream) and returns the reply bytes they complete, if any.
+    func receive(_ bytes: [UInt8]) -> [UInt8]
+}
+
+/// Splits a byte stream into lines ending in LF (an optional CR before it is dropped), and keeps an
+/// over-long line from growing without bound: anything beyond `limit` bytes is discarded and the line
+/// is reported as overflowed.
+struct LineFramer {
+    enum Line: Equatable {
+        case text(String)
+        case overflow
+    }
+
+    var limit = 4096
+    private var buffer: [UInt8] = []
+    private var overflowed = false
+    /// Also end a line at a bare CR (the TPG 366 ends commands with CR).
+    var carriageReturnEndsLine = false
+
+    mutating func feed(_ bytes: [UInt8]) -> [Line] {
+        var lines: [Line] = []
+        for byte in bytes {
+            if byte == 0x0A || (carriageReturnEndsLine && byte == 0x0D) {
+                if overflowed {
+                    lines.append(.overflow)
+                } else {
+                    if buffer.last == 0x0D { buffer.removeLast() }
+                    if !(carriageReturnEndsLine && buffer.isEmpty && byte == 0x0A) {
+                        lines.append(.text(String(decoding: buffer, as: UTF8.self)))
+                    }
+                }
+                buffer.removeAll(keepingCapacity: true)
+                overflowed = false
+            } else if buffer.count < limit {
+                buffer.append(byte)
+            } else {
+                overflowed = true
+            }
+        }
+        return lines
+    }
+
+    mutating func reset() {
+        buffer.removeAll()
+        overflowed = false
+    }
+}
+
+/// Number formats instruments put on the wire.
+enum WireFormat {
+    /// Lake Shore's engineering notation with six significant digits, `±nnn.nnnE±nn`:
+    /// 293.873 → `+293.873E+00`, 0.0123 → `+12.3000E-03`, 0 → `+0.00000E+00`.
+    static func engineering(_ value: Double) -> String {
+        guard value.isFinite, value != 0 else { return "+0.00000E+00" }
+        let sign = value < 0 ? "-" : "+"
+        var magnitude = abs(value)
+        var exponent = Int((log10(magnitude) / 3).rounded(.down)) * 3
+        magnitude /= pow(10, Double(exponent))
+        // Rounding to six digits may carry into the next group (999.9999 → 1000.00).
+        var digitsBefore = magnitude >= 100 ? 3 : magnitude >= 10 ? 2 : 1
+        var rounded = (magnitude * pow(10, Double(6 - digitsBefore))).rounded() / pow(10, Double(6 - digitsBefore))
+        if rounded >= 1000 {
+            exponent += 3
+            rounded /= 1000
+            digitsBefore = 1
+        }
+        let mantissa = String(format: "%.\(6 - digitsBefore)f", rounded)
+        let expSign = exponent < 0 ? "-" : "+"
+        return "\(sign)\(mantissa)E\(expSign)\(String(format: "%02d", abs(exponent)))"
+    }
+
+    /// A signed fixed-point number, e.g. `+0.500`.
+    static func signed(_ value: Double, decimals: Int) -> String {
+        String(format: "%+.\(decimals)f", value)
+    }
+}

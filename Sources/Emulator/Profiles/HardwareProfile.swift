@@ -1,0 +1,360 @@
+import Foundation
+import HAL
+
+/// The instrument families the emulator speaks.
+public enum InstrumentKind: String, Sendable, Hashable, CaseIterable {
+    case lakeShore372 = "lakeshore372"
+    case triton
+    case tpg366
+    case f71
+
+    /// The TCP port the manufacturer documents: 7777 for Lake Shore (372 and F71), 33576 for the Triton
+    /// remote interface, 8000 for the MaxiGauge's Ethernet interface.
+    public var documentedPort: UInt16 {
+        switch self {
+        case .lakeShore372, .f71: 7777
+        case .triton: 33576
+        case .tpg366: 8000
+        }
+    }
+}
+
+/// One thermometer input of an instrument: its channel, name, stage and RuOx characteristic.
+public struct ThermometerChannel: Sendable, Hashable {
+    /// The instrument's channel name: `1`…`16` on the 372, `T1`…`T16` on the Triton.
+    public var channel: String
+    public var name: String
+    public var stage: StageID
+    public var sensor: RuOxSensor
+}
+
+/// Reply faults injected on one instrument's wire, all drawn from a seeded generator.
+public struct FaultProfile: Sendable, Hashable {
+    /// How long a reply waits before it is sent.
+    public enum Latency: Sendable, Hashable {
+        case none
+        case fixed(milliseconds: Double)
+        case uniform(minimumMilliseconds: Double, maximumMilliseconds: Double)
+        case exponential(meanMilliseconds: Double)
+    }
+
+    public var latency: Latency = .none
+    /// Probability that a reply is never sent.
+    public var dropProbability: Double = 0
+    /// Probability that some bytes of a reply are replaced by garbage.
+    public var garbleProbability: Double = 0
+    /// Probability that a reply loses its second half (and its terminator).
+    public var truncateProbability: Double = 0
+    /// After this many replies the instrument drops the connection (nil: never).
+    public var disconnectAfterReplies: Int?
+    /// Channels whose sensor leads are open from the start.
+    public var openCircuitChannels: [String] = []
+
+    public init() {}
+}
+
+/// One emulated instrument in a station profile.
+public struct InstrumentProfile: Sendable, Hashable {
+    /// The id used in `LOOPBACK::<id>` and in the station's list.
+    public var id: String
+    public var kind: InstrumentKind
+    /// The TCP port to serve on; nil means the documented port, 0 any free port.
+    public var port: UInt16?
+    public var serialNumber: String
+    public var firmware: String
+    public var thermometers: [ThermometerChannel] = []
+    /// Pressure gauge ids in the order the instrument numbers them (TPG 366: gauges 1–6; Triton: P1…).
+    public var gauges: [String] = []
+    /// Heater outputs by role: `sample`, `warmup`, `still` (372) or `loop` (Triton) → physics heater id.
+    public var heaters: [String: String] = [:]
+    /// Triton: the channel that carries the temperature control loop.
+    public var loopChannel: String?
+    public var faults = FaultProfile()
+}
+
+/// Something the profile schedules at a simulated time.
+public struct ScheduledEvent: Sendable, Hashable {
+    public enum Action: Sendable, Hashable {
+        case quench(stage: StageID, joules: Double, seconds: Double)
+        case pressureSpike(factor: Double, decaySeconds: Double)
+        case openCircuit(sensor: String, open: Bool)
+        case cooldown
+        case warmUp
+    }
+
+    /// Simulated seconds from the start.
+    public var at: Double
+    public var action: Action
+}
+
+/// A station: the fridge's physics and the instruments that read it, loaded from YAML.
+public struct HardwareProfile: Sendable, Hashable {
+    public var name: String
+    /// Simulated seconds per real second.
+    public var speedFactor: Double
+    public var physics: PhysicsSpec
+    public var events: [ScheduledEvent]
+    public var instruments: [InstrumentProfile]
+
+    /// Loads a profile file; any problem is reported with the file, line, column and key path.
+    public init(contentsOf url: URL) throws(ProfileError) {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ProfileError(file: url.lastPathComponent, line: 1, column: 1, keyPath: "", message: "cannot read the file: \(error.localizedDescription)")
+        }
+        try self.init(yaml: text, file: url.lastPathComponent)
+    }
+
+    /// Parses profile text; `file` names it in error messages.
+    public init(yaml: String, file: String) throws(ProfileError) {
+        let root = try parseYAML(yaml, file: file).mapping(allowed: ["name", "speedFactor", "seed", "physics", "events", "instruments"])
+        name = try root.required("name").string()
+        speedFactor = try root.optional("speedFactor")?.positiveNumber() ?? 1
+        let seed = try root.optional("seed")?.integer(in: 0...Int.max) ?? 1
+        physics = try ProfileReader.physics(root.required("physics"), seed: UInt64(seed))
+        events = try root.optional("events").map { value throws(ProfileError) in try value.list().map(ProfileReader.event) } ?? []
+        instruments = try root.required("instruments").list().map(ProfileReader.instrument)
+        var seen: Set<String> = []
+        for (index, instrument) in instruments.enumerated() where !seen.insert(instrument.id).inserted {
+            let value = try root.required("instruments").list()[index]
+            throw try value.mapping(allowed: ProfileReader.instrumentKeys).required("id").error("duplicate instrument id \"\(instrument.id)\"")
+        }
+        try ProfileReader.check(instruments, against: physics, root: root)
+    }
+}
+
+/// The schema, one function per section.
+enum ProfileReader {
+    static let stageNames: [String: StageID] = Dictionary(uniqueKeysWithValues: StageID.allCases.map { ($0.rawValue, $0) })
+    static let phases: [String: CirculationPhase] = [
+        "precooling": .precooling, "condensing": .condensing, "circulating": .circulating, "warmingUp": .warmingUp, "idle": .idle,
+    ]
+    static let instrumentKeys = ["id", "model", "port", "serialNumber", "firmware", "thermometers", "gauges", "heaters", "loopChannel", "faults"]
+
+    static func physics(_ value: YAMLValue, seed: UInt64) throws(ProfileError) -> PhysicsSpec {
+        let map = try value.mapping(allowed: [
+            "roomKelvin", "initialPhase", "initialKelvin", "materials", "stages", "links", "pulseTube", "dilutionUnit",
+            "heaters", "gauges", "field",
+        ])
+        let room = try map.optional("roomKelvin")?.positiveNumber() ?? 300
+        var materials: [String: HeatCapacityModel] = ["copper": .copper]
+        for (key, entry) in try map.optional("materials")?.pairs() ?? [] {
+            let m = try entry.mapping(allowed: ["gamma", "beta"])
+            materials[try key.string()] = HeatCapacityModel(gamma: try m.required("gamma").positiveNumber(), beta: try m.required("beta").positiveNumber())
+        }
+        var stages: [StageSpec] = []
+        for (key, entry) in try map.required("stages").pairs() {
+            let id = try key.oneOf(stageNames)
+            let m = try entry.mapping(allowed: ["copperMoles", "materials", "staticLoad"])
+            var parts: [StageSpec.Material] = []
+            if let copper = m.optional("copperMoles") {
+                parts.append(.init(name: "copper", heatCapacity: .copper, moles: try copper.positiveNumber()))
+            }
+            for item in try m.optional("materials")?.list() ?? [] {
+                let mm = try item.mapping(allowed: ["name", "moles"])
+                let nameValue = try mm.required("name")
+                let name = try nameValue.string()
+                guard let model = materials[name] else {
+                    throw nameValue.error("unknown material \"\(name)\"; define it under physics.materials (known: \(materials.keys.sorted().joined(separator: ", ")))")
+                }
+                parts.append(.init(name: name, heatCapacity: model, moles: try mm.required("moles").positiveNumber()))
+            }
+            guard !parts.isEmpty else { throw entry.error("a stage needs copperMoles or materials (its heat capacity)") }
+            stages.append(StageSpec(id: id, materials: parts, staticLoad: try m.optional("staticLoad")?.nonNegativeNumber() ?? 0))
+        }
+        for required in [StageID.fiftyKelvin, .fourKelvin, .still, .coldPlate, .mixingChamber] where !stages.contains(where: { $0.id == required }) {
+            throw try map.required("stages").error("missing stage \(required.rawValue)")
+        }
+        var links: [ThermalLink] = []
+        for item in try map.optional("links")?.list() ?? [] {
+            let m = try item.mapping(allowed: ["from", "to", "coefficient", "exponent", "onlyDuring"])
+            let nodes = stageNames.mapValues { ThermalNode.stage($0) }.merging(["room": .room]) { a, _ in a }
+            links.append(ThermalLink(
+                try m.required("from").oneOf(nodes), try m.required("to").oneOf(nodes),
+                coefficient: try m.required("coefficient").positiveNumber(),
+                exponent: try m.required("exponent").nonNegativeNumber(),
+                onlyDuring: try m.optional("onlyDuring").map { v throws(ProfileError) in Set(try v.list().map { p throws(ProfileError) in try p.oneOf(phases) }) }))
+        }
+        let pt = try map.required("pulseTube").mapping(allowed: ["firstStage", "secondStage"])
+        let pulseTube = PulseTubeSpec(firstStage: try curve(pt.required("firstStage")), secondStage: try curve(pt.required("secondStage")))
+        let du = try map.required("dilutionUnit").mapping(allowed: [
+            "nominalCirculation", "maximumCirculation", "stillReferenceKelvin", "latentHeat", "heatExchangerEffectiveness",
+            "condensingHours", "condenseBelowKelvin",
+        ])
+        let nominal = try du.required("nominalCirculation").positiveNumber()
+        let dilution = DilutionUnitSpec(
+            nominalCirculation: nominal,
+            maximumCirculation: try du.optional("maximumCirculation")?.positiveNumber() ?? 2 * nominal,
+            stillReferenceKelvin: try du.required("stillReferenceKelvin").positiveNumber(),
+            latentHeat: try du.required("latentHeat").positiveNumber(),
+            heatExchangerEffectiveness: try du.optional("heatExchangerEffectiveness")?.fraction() ?? 0.5,
+            condensingSeconds: (try du.optional("condensingHours")?.nonNegativeNumber() ?? 2) * 3600,
+            condenseBelowKelvin: try du.optional("condenseBelowKelvin")?.positiveNumber() ?? 4.5)
+        let phase = try map.optional("initialPhase")?.oneOf(phases) ?? .circulating
+        var initial: [StageID: Double] = [:]
+        for (key, entry) in try map.optional("initialKelvin")?.pairs() ?? [] {
+            initial[try key.oneOf(stageNames)] = try entry.positiveNumber()
+        }
+        var heaters: [String: HeaterLoop] = [:]
+        for (key, entry) in try map.optional("heaters")?.pairs() ?? [] {
+            heaters[try key.string()] = try heater(entry)
+        }
+        let gauges = try map.optional("gauges")?.list().map(gauge) ?? []
+        var field = MagneticFieldSpec(x: 0, y: 0, z: 0, noise: 0)
+        if let f = map.optional("field") {
+            let m = try f.mapping(allowed: ["x", "y", "z", "noise"])
+            field = MagneticFieldSpec(
+                x: try m.optional("x")?.number() ?? 0, y: try m.optional("y")?.number() ?? 0,
+                z: try m.optional("z")?.number() ?? 0, noise: try m.optional("noise")?.nonNegativeNumber() ?? 0)
+        }
+        let thermal = ThermalSpec(roomKelvin: room, stages: stages, links: links, pulseTube: pulseTube, dilutionUnit: dilution)
+        return PhysicsSpec(thermal: thermal, initialKelvin: initial, initialPhase: phase, heaters: heaters, gauges: gauges, field: field, seed: seed)
+    }
+
+    static func curve(_ value: YAMLValue) throws(ProfileError) -> CoolingCurve {
+        var points: [CoolingCurve.Point] = []
+        for item in try value.list() {
+            let pair = try item.list()
+            guard pair.count == 2 else { throw item.error("expected [kelvin, watts]") }
+            points.append(.init(kelvin: try pair[0].positiveNumber(), watts: try pair[1].nonNegativeNumber()))
+        }
+        guard points.count >= 2 else { throw value.error("a cooling curve needs at least two [kelvin, watts] points") }
+        guard zip(points, points.dropFirst()).allSatisfy({ $0.kelvin < $1.kelvin }) else {
+            throw value.error("the points' temperatures must increase strictly")
+        }
+        return CoolingCurve(points)
+    }
+
+    static func heater(_ value: YAMLValue) throws(ProfileError) -> HeaterLoop {
+        let m = try value.mapping(allowed: ["stage", "controlStage", "resistance", "fullScaleCurrent", "mode", "percent", "setpoint", "P", "I", "D"])
+        let stage = try m.required("stage").oneOf(stageNames)
+        var loop = HeaterLoop(stage: stage, controlStage: try m.optional("controlStage")?.oneOf(stageNames) ?? stage,
+                              resistance: try m.required("resistance").positiveNumber())
+        loop.fullScaleCurrent = try m.optional("fullScaleCurrent")?.nonNegativeNumber() ?? 0
+        loop.mode = try m.optional("mode")?.oneOf([
+            "off": HeaterMode.off, "openLoop": .openLoop, "closedLoop": .closedLoop, "still": .still, "warmUp": .warmUp,
+        ]) ?? .off
+        loop.manualPercent = try m.optional("percent")?.nonNegativeNumber() ?? 0
+        if let setpoint = try m.optional("setpoint")?.nonNegativeNumber() { loop.setSetpoint(setpoint, currentTemperature: setpoint) }
+        loop.gains = PIDGains(
+            proportional: try m.optional("P")?.nonNegativeNumber() ?? 2,
+            integral: try m.optional("I")?.nonNegativeNumber() ?? 20,
+            derivative: try m.optional("D")?.nonNegativeNumber() ?? 0)
+        return loop
+    }
+
+    static func gauge(_ value: YAMLValue) throws(ProfileError) -> PressureGaugeSpec {
+        let m = try value.mapping(allowed: ["id", "baseMillibar", "stage", "referenceKelvin", "exponent", "millibarPerMicromolePerSecond", "minimumMillibar", "maximumMillibar"])
+        return PressureGaugeSpec(
+            id: try m.required("id").string(),
+            baseMillibar: try m.required("baseMillibar").nonNegativeNumber(),
+            stage: try m.required("stage").oneOf(stageNames),
+            referenceKelvin: try m.optional("referenceKelvin")?.positiveNumber() ?? 300,
+            exponent: try m.optional("exponent")?.number() ?? 0,
+            millibarPerMicromolePerSecond: try m.optional("millibarPerMicromolePerSecond")?.nonNegativeNumber() ?? 0,
+            minimumMillibar: try m.optional("minimumMillibar")?.nonNegativeNumber() ?? 5e-10,
+            maximumMillibar: try m.optional("maximumMillibar")?.positiveNumber() ?? 1100)
+    }
+
+    static func event(_ value: YAMLValue) throws(ProfileError) -> ScheduledEvent {
+        let m = try value.mapping(allowed: ["atHours", "quench", "pressureSpike", "openCircuit", "closeCircuit", "cooldown", "warmUp"])
+        let at = try m.required("atHours").nonNegativeNumber() * 3600
+        if let q = m.optional("quench") {
+            let qm = try q.mapping(allowed: ["stage", "joules", "seconds"])
+            return ScheduledEvent(at: at, action: .quench(stage: try qm.required("stage").oneOf(stageNames),
+                                                          joules: try qm.required("joules").positiveNumber(),
+                                                          seconds: try qm.optional("seconds")?.positiveNumber() ?? 1))
+        }
+        if let s = m.optional("pressureSpike") {
+            let sm = try s.mapping(allowed: ["factor", "decaySeconds"])
+            return ScheduledEvent(at: at, action: .pressureSpike(factor: try sm.required("factor").positiveNumber(),
+                                                                 decaySeconds: try sm.optional("decaySeconds")?.positiveNumber() ?? 60))
+        }
+        if let o = m.optional("openCircuit") { return ScheduledEvent(at: at, action: .openCircuit(sensor: try o.string(), open: true)) }
+        if let c = m.optional("closeCircuit") { return ScheduledEvent(at: at, action: .openCircuit(sensor: try c.string(), open: false)) }
+        if m.optional("cooldown") != nil { return ScheduledEvent(at: at, action: .cooldown) }
+        if m.optional("warmUp") != nil { return ScheduledEvent(at: at, action: .warmUp) }
+        throw value.error("an event needs one of quench, pressureSpike, openCircuit, closeCircuit, cooldown, warmUp")
+    }
+
+    static func instrument(_ value: YAMLValue) throws(ProfileError) -> InstrumentProfile {
+        let m = try value.mapping(allowed: instrumentKeys)
+        let kind = try m.required("model").oneOf(Dictionary(uniqueKeysWithValues: InstrumentKind.allCases.map { ($0.rawValue, $0) }))
+        var profile = InstrumentProfile(
+            id: try m.required("id").string(), kind: kind,
+            port: try m.optional("port").map { v throws(ProfileError) in UInt16(try v.integer(in: 0...65535)) },
+            serialNumber: try m.optional("serialNumber")?.string() ?? "EMU0001",
+            firmware: try m.optional("firmware")?.string() ?? "1.0")
+        for item in try m.optional("thermometers")?.list() ?? [] {
+            let t = try item.mapping(allowed: ["channel", "name", "stage", "r0", "t0", "exponent"])
+            let channelValue = try t.required("channel")
+            let channel = try channelValue.string()
+            switch kind {
+            case .lakeShore372:
+                guard let n = Int(channel), (1...16).contains(n) else { throw channelValue.error("a Lake Shore 372 channel is 1 to 16, got \"\(channel)\"") }
+            case .triton:
+                guard channel.hasPrefix("T"), let n = Int(channel.dropFirst()), (1...16).contains(n) else {
+                    throw channelValue.error("a Triton channel is T1 to T16, got \"\(channel)\"")
+                }
+            case .tpg366, .f71:
+                throw item.error("a \(kind.rawValue) has no thermometers")
+            }
+            profile.thermometers.append(ThermometerChannel(
+                channel: channel, name: try t.optional("name")?.string() ?? channel, stage: try t.required("stage").oneOf(stageNames),
+                sensor: RuOxSensor(r0: try t.required("r0").positiveNumber(), t0: try t.required("t0").positiveNumber(),
+                                   exponent: try t.optional("exponent")?.positiveNumber() ?? 0.5)))
+        }
+        profile.gauges = try m.optional("gauges")?.list().map { v throws(ProfileError) in try v.string() } ?? []
+        if kind == .tpg366, profile.gauges.count > 6 { throw try m.required("gauges").error("a TPG 366 has six gauge channels") }
+        for (key, entry) in try m.optional("heaters")?.pairs() ?? [] {
+            profile.heaters[try key.string()] = try entry.string()
+        }
+        profile.loopChannel = try m.optional("loopChannel")?.string()
+        if let f = m.optional("faults") { profile.faults = try faults(f) }
+        return profile
+    }
+
+    static func faults(_ value: YAMLValue) throws(ProfileError) -> FaultProfile {
+        let m = try value.mapping(allowed: ["latency", "dropProbability", "garbleProbability", "truncateProbability", "disconnectAfterReplies", "openCircuitChannels"])
+        var faults = FaultProfile()
+        if let l = m.optional("latency") {
+            let lm = try l.mapping(allowed: ["distribution", "milliseconds", "maximumMilliseconds"])
+            let kind = try lm.required("distribution").oneOf(["fixed": 0, "uniform": 1, "exponential": 2])
+            let ms = try lm.required("milliseconds").nonNegativeNumber()
+            switch kind {
+            case 0: faults.latency = .fixed(milliseconds: ms)
+            case 1:
+                let maxValue = try lm.required("maximumMilliseconds")
+                let max = try maxValue.nonNegativeNumber()
+                guard max >= ms else { throw maxValue.error("must be at least milliseconds (\(ms))") }
+                faults.latency = .uniform(minimumMilliseconds: ms, maximumMilliseconds: max)
+            default: faults.latency = .exponential(meanMilliseconds: ms)
+            }
+        }
+        faults.dropProbability = try m.optional("dropProbability")?.fraction() ?? 0
+        faults.garbleProbability = try m.optional("garbleProbability")?.fraction() ?? 0
+        faults.truncateProbability = try m.optional("truncateProbability")?.fraction() ?? 0
+        faults.disconnectAfterReplies = try m.optional("disconnectAfterReplies")?.integer(in: 1...Int.max)
+        faults.openCircuitChannels = try m.optional("openCircuitChannels")?.list().map { v throws(ProfileError) in try v.string() } ?? []
+        return faults
+    }
+
+    /// Cross-references: heaters, gauges and loop channels an instrument names must exist.
+    static func check(_ instruments: [InstrumentProfile], against physics: PhysicsSpec, root: YAMLMapping) throws(ProfileError) {
+        let list = try root.required("instruments").list()
+        for (index, instrument) in instruments.enumerated() {
+            let m = try list[index].mapping(allowed: instrumentKeys)
+            for (role, heater) in instrument.heaters where physics.heaters[heater] == nil {
+                throw try m.required("heaters").error("\(role): no heater \"\(heater)\" under physics.heaters")
+            }
+            for gauge in instrument.gauges where !physics.gauges.contains(where: { $0.id == gauge }) {
+                throw try m.required("gauges").error("no gauge \"\(gauge)\" under physics.gauges")
+            }
+            for stage in instrument.thermometers.map(\.stage) where !physics.thermal.stages.contains(where: { $0.id == stage }) {
+                throw try m.required("thermometers").error("the fridge has no stage \(stage.rawValue)")
+            }
+        }
+    }
+}
