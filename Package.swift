@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "qrrm",
             dependencies: [
-                "Quantities", "ZeroMQ", "USB", "GPIO", "CPlatformShims",
+                "Quantities", "ZeroMQ", "USB", "GPIO", "CPlatformShims", "Emulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "HAL", "Quantities"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(
-            name: "InteropTests", dependencies: ["ZeroMQ"], path: "Tests/Interop",
+            name: "InteropTests", dependencies: ["ZeroMQ", "Emulator", "HAL"], path: "Tests/Interop",
             exclude: ["python", "requirements.txt"]),
     ],
     swiftLanguageModes: [.v6]

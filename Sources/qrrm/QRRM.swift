@@ -6,6 +6,6 @@ struct QRRM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qrrm",
         abstract: "Quantum Realm: control runtime for quantum-lab nodes.",
-        subcommands: [Probe.self],
+        subcommands: [Probe.self, Emulate.self],
         defaultSubcommand: Probe.self)
 }

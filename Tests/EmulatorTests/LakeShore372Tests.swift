@@ -16,7 +16,7 @@ struct LakeShore372Tests {
         ("KRDG? 4\r\n", "+0.00000E+00\r\n"),
         ("SCAN?\r\n", "01,0\r\n"),
         ("INSET? 6\r\n", "1,007,003,06,1\r\n"),
-        ("INSET? 4\r\n", "1,007,003,00,1\r\n"),
+        ("INSET? 4\r\n", "0,007,003,00,1\r\n"),  // no thermometer wired on 4: disabled
         ("INTYPE? 6\r\n", "0,05,0,12,0,1\r\n"),
         ("INNAME? 6\r\n", "MXC\r\n"),
         ("TLIMIT? 6\r\n", "+0.0000\r\n"),

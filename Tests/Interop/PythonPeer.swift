@@ -20,24 +20,28 @@ struct PeerEvent: Sendable, CustomStringConvertible {
     let event: String
     let strings: [String: String]
     let integers: [String: Int]
+    let numbers: [String: Double]
     let lists: [String: [String]]
 
     init(line: String) {
         self.line = line
         var strings: [String: String] = [:], integers: [String: Int] = [:], lists: [String: [String]] = [:]
+        var numbers: [String: Double] = [:]
         let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
         for (key, value) in object ?? [:] {
             if let text = value as? String {
                 strings[key] = text
             } else if let list = value as? [String] {
                 lists[key] = list
-            } else if let number = value as? Int {
-                integers[key] = number
+            } else if let number = value as? NSNumber {
+                numbers[key] = number.doubleValue
+                if let integer = value as? Int, Double(integer) == number.doubleValue { integers[key] = integer }
             }
         }
         event = strings["event"] ?? "unparsed"
         self.strings = strings
         self.integers = integers
+        self.numbers = numbers
         self.lists = lists
     }
 
@@ -50,7 +54,7 @@ struct PeerEvent: Sendable, CustomStringConvertible {
     var description: String { line }
 }
 
-/// A `python3 Tests/Interop/python/zmq_peer.py <subcommand> …` child process.
+/// A `python3 Tests/Interop/python/<script> …` child process (zmq_peer.py unless named).
 ///
 /// Its stdout is read on a thread of its own into a list of ``PeerEvent``s that the test waits
 /// on with a deadline. Every wait is bounded, the script has a hard deadline of its own
@@ -62,19 +66,20 @@ final class PythonPeer: @unchecked Sendable {
     private let input = Pipe()
     private let output: Output
 
-    /// The peer script, found next to this file whatever the working directory.
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("python").appendingPathComponent("zmq_peer.py")
+    /// The folder of the peer scripts, found next to this file whatever the working directory.
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python")
+    /// The pyzmq peer script.
+    static let script = folder.appendingPathComponent("zmq_peer.py")
 
-    /// Starts `zmq_peer.py` with `arguments` (a subcommand and its options).
+    /// Starts `script` (zmq_peer.py by default) with `arguments` (a subcommand and its options).
     /// `deadline` bounds the whole life of the peer: the script stops itself after it.
-    init(_ name: String, _ arguments: [String], deadline: Duration = .seconds(25)) throws {
+    init(_ name: String, _ arguments: [String], script: URL = PythonPeer.script, deadline: Duration = .seconds(25)) throws {
         try PythonPeer.requirePyzmq()
         self.name = name
         let stdout = Pipe(), stderr = Pipe()
         output = Output()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-B", "-u", PythonPeer.script.path,
+        process.arguments = ["python3", "-B", "-u", script.path,
                              "--timeout", "\(deadline.components.seconds)"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"]) { _, new in new }

@@ -49,12 +49,17 @@ public final class LakeShore372Twin: InstrumentTwin {
     }
 
     private static func powerUpState(profile: InstrumentProfile, model: CryostatModel) -> State {
+        // Channels with no thermometer wired are disabled in the scanner, as a lab configures them.
         var channels = Array(repeating: Channel(), count: 16)
-        for (index, _) in channels.enumerated() { channels[index].name = "Channel \(index + 1)" }
+        for index in channels.indices {
+            channels[index].name = "Channel \(index + 1)"
+            channels[index].enabled = false
+        }
         for thermometer in profile.thermometers {
             guard let n = Int(thermometer.channel) else { continue }
             channels[n - 1].name = String(thermometer.name.prefix(15))
             channels[n - 1].curve = n
+            channels[n - 1].enabled = true
         }
         var outputs = Array(repeating: Output(), count: 3)
         outputs[0].resistance = 100
