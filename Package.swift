@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(name: "HALTests", dependencies: ["HAL"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "HAL", "Quantities"]),
+        .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(
             name: "InteropTests", dependencies: ["ZeroMQ", "Emulator", "HAL"], path: "Tests/Interop",
