@@ -14,7 +14,7 @@ let package = Package(
     name: "QuantumRealmBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        // The main package, for its ZeroMQ product.
+        // The main package, for its ZeroMQ, Drivers, Emulator and HAL products.
         .package(path: ".."),
         // ordo-one/benchmark 1.38.1. Naming the traits explicitly enables only the malloc
         // interposer (the mallocCount* metrics, LD_PRELOADed by the plugin; no jemalloc on
@@ -56,6 +56,17 @@ let package = Package(
                 .product(name: "ZeroMQ", package: mainPackageIdentity),
             ],
             path: "Sources/zmq-compare"),
+
+        // SCPI round trips: our driver stack to the emulated 372 vs. a C line server
+        // (Anchors/line_echo_server.c), interleaved rounds in one invocation.
+        .executableTarget(
+            name: "scpi-compare",
+            dependencies: [
+                .product(name: "Drivers", package: mainPackageIdentity),
+                .product(name: "Emulator", package: mainPackageIdentity),
+                .product(name: "HAL", package: mainPackageIdentity),
+            ],
+            path: "Sources/scpi-compare"),
     ],
     swiftLanguageModes: [.v6]
 )

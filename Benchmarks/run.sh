@@ -3,7 +3,9 @@
 #   1. builds the raw-libzmq anchor (Anchors/zmq_pubsub.c) and this package in release;
 #   2. zmq-compare: our ZeroMQ module vs raw libzmq, PUB->SUB over TCP loopback, interleaved
 #      rounds in one invocation, with the median Swift/C ratio;
-#   3. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
+#   3. scpi-compare: SCPI query round trips from our driver stack to the emulated Lake Shore 372 on
+#      TCP vs a minimal C line server (Anchors/line_echo_server.c), interleaved rounds;
+#   4. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
 #      malloc counts, then the malloc counts again unscaled (per 1000 messages).
 # About a minute and a half after the first build (which takes 5 to 7 minutes on 2 cores).
 # Settings: ROUNDS (default 7), MESSAGES per run (default 2000000), MIN_RATIO (default: none;
@@ -28,20 +30,25 @@ if ! pkg-config --exists libzmq 2>/dev/null; then
     $sudo apt-get install -y -qq libzmq3-dev pkg-config
 fi
 
-step "building the C anchor (gcc -O2)"
+step "building the C anchors (gcc -O2)"
 mkdir -p .build/anchors
 gcc -O2 -Wall -Wextra -o .build/anchors/zmq_pubsub Anchors/zmq_pubsub.c -lzmq -lpthread
+gcc -O2 -Wall -Wextra -o .build/anchors/line_echo_server Anchors/line_echo_server.c
 
 step "building zmq-compare and the ZeroMQThroughput benchmarks (swift build -c release)"
 # Only these two products: a plain `swift build` would also build every target of the main
 # package (qrrm, USB, GPIO, ...), which the benchmarks do not need.
 swift build -c release --product zmq-compare
+swift build -c release --product scpi-compare
 swift build -c release --product ZeroMQThroughput
 
 step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
 compare_args=(--anchor .build/anchors/zmq_pubsub --rounds "$ROUNDS" --messages "$MESSAGES")
 [[ -z $MIN_RATIO ]] || compare_args+=(--min-ratio "$MIN_RATIO")
 .build/release/zmq-compare "${compare_args[@]}"
+
+step "scpi-compare: KRDG? round trips to the emulated 372 vs a C line server, $ROUNDS rounds"
+.build/release/scpi-compare --anchor .build/anchors/line_echo_server --rounds "$ROUNDS" --queries "${QUERIES:-20000}"
 
 step "ordo-one benchmarks (per message: scalingFactor .kilo, one iteration = 1000 messages)"
 swift package benchmark --target ZeroMQThroughput --no-progress

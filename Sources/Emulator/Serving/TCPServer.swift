@@ -104,10 +104,13 @@ final class TCPInstrumentServer: Sendable {
     private func serve(_ fd: Int32, twin: any InstrumentTwin, faults: FaultInjector) {
         let session = twin.makeSession()
         var buffer = [UInt8](repeating: 0, count: 4096)
+        // A blocking recv with a 100 ms SO_RCVTIMEO: one system call per request (as an instrument's
+        // own stack would), yet `stop()` is still seen within 100 ms.
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         loop: while !stopping.load(ordering: .acquiring) {
-            guard readable(fd) else { continue }
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) { continue }
             guard count > 0 else { break }
             let reply = session.receive(Array(buffer[0..<count]))
             guard !reply.isEmpty else { continue }
