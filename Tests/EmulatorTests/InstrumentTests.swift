@@ -73,6 +73,9 @@ struct MaxiGaugeTests {
         ("UNI\r", "0\r\n"),
         ("ERR\r", "0000\r\n"),
         ("PR6\r", "0,1.0000E-02\r\n"),
+        ("AYT\r", "TPG 366,PTG28700,44998061,1.0,010100\r\n"),
+        ("RES\r", "0\r\n"),
+        ("RES,1\r", "0\r\n"),
     ])
     func mnemonicReplies(command: String, data: String) throws {
         let session = try station("bluefors-ld400.yaml").session("maxigauge")
@@ -94,12 +97,26 @@ struct MaxiGaugeTests {
         #expect(exchange(session, "PR5\r\u{05}") == Self.ack + "0,1.5000E+04\r\n")
     }
 
-    @Test(arguments: [("PR7\r", "0010"), ("XYZ\r", "0001"), ("UNI,9\r", "0010"), ("PR1,2\r", "0001")])
+    @Test(arguments: [
+        ("PR7\r", "0010"), ("XYZ\r", "0001"), ("UNI,9\r", "0010"), ("PR1,2\r", "0001"), ("RES,2\r", "0010"), ("AYT,1\r", "0001"),
+        ("RES,1,1\r", "0001"),
+    ])
     func badMnemonicIsNAKedAndReported(command: String, errorWord: String) throws {
         let session = try station("bluefors-ld400.yaml").session("maxigauge")
         #expect(exchange(session, command) == Self.nak)
         #expect(exchange(session, "\u{05}") == Self.nak)
         #expect(exchange(session, "ERR\r\u{05}") == Self.ack + errorWord + "\r\n")
+        #expect(exchange(session, "ERR\r\u{05}") == Self.ack + "0000\r\n")
+    }
+
+    /// RES lists the present errors without clearing; RES,1 resets, which also clears the error word.
+    @Test func resetClearsTheErrorWord() throws {
+        let session = try station("bluefors-ld400.yaml").session("maxigauge")
+        #expect(exchange(session, "XYZ\r") == Self.nak)
+        #expect(exchange(session, "RES\r\u{05}") == Self.ack + "0\r\n")
+        #expect(exchange(session, "ERR\r\u{05}") == Self.ack + "0001\r\n")
+        #expect(exchange(session, "XYZ\r") == Self.nak)
+        #expect(exchange(session, "RES,1\r\u{05}") == Self.ack + "0\r\n")
         #expect(exchange(session, "ERR\r\u{05}") == Self.ack + "0000\r\n")
     }
 
@@ -135,6 +152,8 @@ struct F71Tests {
         ("UNIT:FIELD GAUSS;:MEASure:DC? Z\n", "5.000000E-01\r\n"),
         ("FETCH:DC? Z;:SYSTem:ERRor:ALL?\n", "5.000000E-05;0,\"No error\"\r\n"),
         ("*OPC?\n", "1\r\n"),
+        ("PROBE:AXES?\n", "3\r\n"),
+        ("probe:axes?;:UNIT:FIELD?\n", "3;TESLA\r\n"),
     ])
     func replyIsExact(command: String, reply: String) throws {
         var profile = try Profiles.load("bluefors-ld400.yaml")
@@ -155,7 +174,7 @@ struct F71Tests {
     @Test(arguments: [
         ("FOO:BAR?\n", "-113,\"Undefined header\""), ("FETC:DC? W\n", "-224,\"Illegal parameter value\""),
         ("UNIT:FIELD\n", "-109,\"Missing parameter\""), ("UNIT:FIELD FURLONG\n", "-224,\"Illegal parameter value\""),
-        ("SENS::MODE?\n", "-102,\"Syntax error\""), (String(repeating: "x", count: 5000) + "\n", "-363,\"Input buffer overrun\""),
+        ("SENS::MODE?\n", "-102,\"Syntax error\""), ("PROBE:AXES 1\n", "-113,\"Undefined header\""), (String(repeating: "x", count: 5000) + "\n", "-363,\"Input buffer overrun\""),
     ])
     func errorsQueueForSystemError(command: String, error: String) throws {
         let session = try station("bluefors-ld400.yaml").session("f71")

@@ -31,6 +31,15 @@ struct LakeShore372Tests {
         ("RAMP? 0\r\n", "0,+0.000\r\n"),
         ("RAMPST? 0\r\n", "0\r\n"),
         ("HTR?\r\n", "+0.000\r\n"),
+        // Control input A: no thermometer wired in this profile, so disabled and reading as disconnected.
+        ("INSET? A\r\n", "0,007,003,00,1\r\n"),
+        ("INNAME? A\r\n", "Control Input\r\n"),
+        ("INTYPE? A\r\n", "1,03,0,00,0,1\r\n"),
+        ("KRDG? A\r\n", "+0.00000E+00\r\n"),
+        ("SRDG? a\r\n", "+0.00000E+00\r\n"),
+        ("RDGST? A\r\n", "016\r\n"),
+        ("TLIMIT? A\r\n", "+0.0000\r\n"),
+        ("OUTMODE 0,5,A,0,0,0,0;OUTMODE? 0\r\n", "5,A,0,0,0,0\r\n"),
         ("STILL?\r\n", "+62.000\r\n"),
         ("AOUT? 2\r\n", "+62.000\r\n"),
         ("KRDG? 1;KRDG? 6\r\n", "+37.5000E+00;+10.0000E-03\r\n"),
@@ -89,6 +98,8 @@ struct LakeShore372Tests {
         "KRDG? 17\r\n", "KRDG?\r\n", "KRDG? x\r\n", "FOO?\r\n", "RANGE 0,9\r\n", "RANGE 3,1\r\n", "PID 0,abc,1,1\r\n", "PID 0,1,1\r\n",
         "INSET 1,1\r\n", "OUTMODE 0,9,1,0,0,0,0\r\n", "HTRSET 0,5000,0,0,1\r\n", "INNAME 1,\"a name far too long\"\r\n",
         "\u{0}\u{7f}\u{1b}[garbage\r\n", ";;;\r\n", "?\r\n", "*IDN? 1\r\n", "SCAN 0,1\r\n", "STILL 140\r\n",
+        "KRDG? B\r\n", "SCAN A,0\r\n", "INTYPE A,0,3,0,0,0,1\r\n", "INTYPE A,1,7,0,0,0,1\r\n", "INTYPE A,1,3,2,0,0,1\r\n",
+        "OUTMODE 0,5,B,0,0,0,0\r\n", "OUTMODE 0,5,17,0,0,0,0\r\n",
     ]
 
     @Test(arguments: malformed)
@@ -121,6 +132,41 @@ struct LakeShore372Tests {
         #expect(exchange(session, "*IDN?\r\n") == "LSCI,MODEL372,LSA2B3C,1.6\r\n")
     }
 
+    /// A profile may wire a thermometer to the control input `A`; it then reads like a scanner channel.
+    @Test func controlInputReadsTheThermometerAProfileWiresToIt() throws {
+        var text = try String(contentsOf: Profiles.directory.appendingPathComponent("bluefors-ld400.yaml"), encoding: .utf8)
+        let wired = text.replacingOccurrences(of: "{channel: \"8\", name: Sample", with: "{channel: A, name: Sample")
+        #expect(wired != text)
+        text = wired
+        let station = EmulatedStation(profile: try HardwareProfile(yaml: text, file: "control-input.yaml"))
+        let session = station.session("ls372")
+        #expect(exchange(session, "INSET? A;INNAME? A;RDGST? A\r\n") == "1,007,003,17,1;Sample;000\r\n")
+        let kelvin = try #require(Double(exchange(session, "KRDG? A\r\n").trimmingCharacters(in: .newlines)))
+        #expect(abs(kelvin - station.model.temperature(of: .sample)) < 1e-4 * kelvin)
+        #expect(try #require(Double(exchange(session, "SRDG? A\r\n").trimmingCharacters(in: .newlines))) > 0)
+        // Channel 8 lost its thermometer to A.
+        #expect(exchange(session, "RDGST? 8;INSET? 8\r\n") == "016;0,007,003,00,1\r\n")
+        station.model.setOpenCircuit("ls372/A", true)
+        #expect(exchange(session, "RDGST? A;KRDG? A\r\n") == "016;+0.00000E+00\r\n")
+    }
+
+    @Test func controlInputSettingsRoundTrip() throws {
+        let session = try station("bluefors-ld400.yaml").session("ls372")
+        _ = exchange(session, "INSET A,1,0,5,17,2;INTYPE A,1,6,1,0,1,2;INNAME A,\"Ctl\";TLIMIT A,0.8\r\n")
+        #expect(exchange(session, "INSET? A;INTYPE? A;INNAME? A;TLIMIT? A\r\n") == "1,000,005,17,2;1,06,1,00,1,2;Ctl;+0.8000\r\n")
+        #expect(exchange(session, "*ESR?\r\n") == "0\r\n")
+    }
+
+    /// HTR? is percent of current, or watts under the HTRSET power display (372 manual rev. 1.7, HTR?).
+    @Test func heaterOutputFollowsTheDisplaySetting() throws {
+        let session = try station("bluefors-ld400.yaml").session("ls372")
+        _ = exchange(session, "HTRSET 0,100,0,0,1;OUTMODE 0,2,6,0,0,0,0;RANGE 0,8;MOUT 0,50\r\n")
+        #expect(exchange(session, "HTR?\r\n") == "+50.000\r\n")
+        _ = exchange(session, "HTRSET 0,100,0,0,2\r\n")
+        #expect(exchange(session, "HTR?\r\n") == "+0.250\r\n")  // (50 % of 100 mA)² × 100 Ω
+        #expect(exchange(session, "HTR? 0;AOUT? 2\r\n") == "+0.250;+62.000\r\n")
+    }
+
     @Test func openCircuitShowsAsResistanceOverRange() throws {
         let station = try station("bluefors-ld400.yaml")
         station.model.setOpenCircuit("ls372/6", true)
@@ -136,7 +182,7 @@ struct LakeShore372Tests {
     @Test func answersEveryQCoDeSSnapshotQuery() throws {
         let session = try station("bluefors-ld400.yaml").session("ls372")
         #expect(exchange(session, "*IDN?\r\n").split(separator: ",").count == 4)
-        for channel in 1...16 {
+        for channel in ["A"] + (1...16).map(String.init) {
             for (query, fields) in [("KRDG?", 1), ("SRDG?", 1), ("RDGST?", 1), ("TLIMIT?", 1), ("INNAME?", 1), ("INSET?", 5), ("INTYPE?", 6)] {
                 let reply = exchange(session, "\(query) \(channel)\r\n")
                 #expect(reply.hasSuffix("\r\n"))

@@ -87,7 +87,7 @@ struct ProfileTests {
              message: "expected one of coldPlate, fiftyKelvin, fourKelvin, mixingChamber, sample, still, got \"coldplate\""),
         Case(description: "bad channel", yaml: valid.replacingOccurrences(of: "{id: ls372, model: lakeshore372}",
                                                                           with: "{id: ls372, model: lakeshore372, thermometers: [{channel: \"17\", stage: still, r0: 1000, t0: 0.2}]}"),
-             line: 15, column: 63, keyPath: "instruments[0].thermometers[0].channel", message: "a Lake Shore 372 channel is 1 to 16, got \"17\""),
+             line: 15, column: 63, keyPath: "instruments[0].thermometers[0].channel", message: "a Lake Shore 372 input is A (the control input) or 1 to 16, got \"17\""),
         Case(description: "cooling curve not increasing", yaml: valid.replacingOccurrences(of: "[[25, 0], [45, 40]]", with: "[[45, 0], [25, 40]]"),
              line: 11, column: 17, keyPath: "physics.pulseTube.firstStage", message: "the points' temperatures must increase strictly"),
         Case(description: "probability above one", yaml: valid.replacingOccurrences(of: "{id: ls372, model: lakeshore372}",

@@ -388,15 +388,42 @@ public final class LakeShore372: TemperatureController, Sendable {
         return try integer(command, in: 0...1) == 1
     }
 
-    /// `HTR?` for the sample heater (output 0), `AOUT? i` for outputs 1 and 2: percent of full scale.
+    /// Percent of full-scale current: `AOUT? i` for outputs 1 and 2; for the sample heater (output 0)
+    /// `HTRSET? 0;RANGE? 0;HTR?` in one round trip, because the 372 manual (rev. 1.7, HTR?) has HTR? return
+    /// percent of current or, when HTRSET selects the power display, watts (`±nn.nnn`, so 1 mW resolution).
+    /// Watts are converted back through I = √(P/R) and the range's full-scale current.
     public func heaterOutputPercent(for output: Int) throws(InstrumentError) -> Double {
-        let command = output == 0 ? "HTR?" : "AOUT? \(output)"
-        try checkOutput(output, for: command)
-        let percent = try SCPIReply.real(try session.query(command), command: command, instrument: instrument)
-        guard (-100...100).contains(percent) else {
-            throw .unexpected(instrument, command, reply: String(percent), expected: "a percentage of -100 to 100")
+        guard output == 0 else {
+            let command = "AOUT? \(output)"
+            try checkOutput(output, for: command)
+            return try percent(try session.query(command), command)
         }
-        return percent
+        let commands = ["HTRSET? 0", "RANGE? 0", "HTR?"]
+        let compound = commands.joined(separator: ";")
+        let replies = try session.query(commands)
+        let fields = try SCPIReply.fields(replies[0], count: 4, command: compound, instrument: instrument)
+        let ohms = try SCPIReply.real(fields[0], command: compound, instrument: instrument)
+        let display = try SCPIReply.integer(fields[3], command: compound, instrument: instrument)
+        let range = try SCPIReply.integer(replies[1], command: compound, instrument: instrument)
+        guard ohms > 0, ohms.isFinite, (1...2).contains(display), Self.ranges(0).contains(range) else {
+            throw .unexpected(
+                instrument, compound, reply: replies.joined(separator: ";"),
+                expected: "a heater resistance above 0 Ω, display 1 or 2 and a range 0-8")
+        }
+        guard display == 2 else { return try percent(replies[2], compound) }
+        let watts = try SCPIReply.real(replies[2], command: compound, instrument: instrument)
+        guard watts >= 0, watts.isFinite else {
+            throw .unexpected(instrument, compound, reply: replies[2], expected: "a heater power of 0 W or more")
+        }
+        guard range > 0 else { return 0 }
+        let fullScale = Self.sampleHeaterRanges[range - 1]
+        // The reply is rounded to 1 mW: only a power beyond full scale by more than that is an error.
+        guard (max(watts - 0.0005, 0) / ohms).squareRoot() <= fullScale else {
+            throw .unexpected(
+                instrument, compound, reply: replies.joined(separator: ";"),
+                expected: "a power within the range's full scale, \(fullScale * fullScale * ohms) W")
+        }
+        return min(100, 100 * (watts / ohms).squareRoot() / fullScale)
     }
 
     /// `STILL?`: the still (analog output 2) level in percent.
@@ -418,6 +445,18 @@ public final class LakeShore372: TemperatureController, Sendable {
     // MARK: Helpers
 
     private static func ranges(_ output: Int) -> ClosedRange<Int> { output == 0 ? 0...8 : 0...1 }
+
+    /// The sample heater's full-scale current in amperes for ranges 1–8 (372 manual, RANGE: 31.6 µA…100 mA).
+    private static let sampleHeaterRanges = [31.6e-6, 100e-6, 316e-6, 1e-3, 3.16e-3, 10e-3, 31.6e-3, 100e-3]
+
+    /// A percentage reply of -100 to 100.
+    private func percent(_ reply: String, _ command: String) throws(InstrumentError) -> Double {
+        let percent = try SCPIReply.real(reply, command: command, instrument: instrument)
+        guard (-100...100).contains(percent) else {
+            throw .unexpected(instrument, command, reply: reply, expected: "a percentage of -100 to 100")
+        }
+        return percent
+    }
 
     private static func outmodeCommand(_ mode: OutputMode, _ output: Int) -> String {
         "OUTMODE \(output),\(mode.mode.rawValue),\(mode.input),\(mode.powerUpEnabled ? 1 : 0),"

@@ -96,6 +96,10 @@ public final class F71Twin: InstrumentTwin {
             }
             return nil
         }
+        if Self.matches(words, ["PROBE", "AXES"]), isQuery {
+            // PROBE:AXES?: the number of axes of the attached probe, 3 for the F71's three-axis probe.
+            return "3"
+        }
         if Self.matches(words, ["SENSe", "MODE"]) {
             if isQuery { return state.withLock { $0.mode } }
             guard argument.uppercased() == "DC" else {

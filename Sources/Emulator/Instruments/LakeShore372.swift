@@ -21,7 +21,9 @@ public final class LakeShore372Twin: InstrumentTwin {
     }
 
     struct Output: Sendable {
-        var mode = 0, input = 1, powerup = 0, polarity = 0, filter = 0, delay = 0
+        var mode = 0, powerup = 0, polarity = 0, filter = 0, delay = 0
+        /// The controlling input: `A`, `1`…`16`, or `0` for none.
+        var input = "1"
         /// HTRSET: sample heater resistance in ohms, or the warm-up heater's resistance code (1: 25 Ω, 2: 50 Ω).
         var resistance = 0.0
         var maxCurrent = 0
@@ -31,6 +33,7 @@ public final class LakeShore372Twin: InstrumentTwin {
     }
 
     struct State: Sendable {
+        /// Inputs by index: 0 is the control input `A`, 1…16 the scanner channels.
         var channels: [Channel]
         var outputs: [Output]
         var scanChannel = 1
@@ -49,17 +52,22 @@ public final class LakeShore372Twin: InstrumentTwin {
     }
 
     private static func powerUpState(profile: InstrumentProfile, model: CryostatModel) -> State {
-        // Channels with no thermometer wired are disabled in the scanner, as a lab configures them.
-        var channels = Array(repeating: Channel(), count: 16)
+        // Inputs with no thermometer wired are disabled, as a lab configures them. The control input is
+        // current-excited and has no resistance range (372 manual, INTYPE).
+        var channels = Array(repeating: Channel(), count: 17)
         for index in channels.indices {
-            channels[index].name = "Channel \(index + 1)"
+            channels[index].name = index == 0 ? "Control Input" : "Channel \(index)"
             channels[index].enabled = false
         }
+        channels[0].excitationMode = 1
+        channels[0].excitation = 3
+        channels[0].range = 0
         for thermometer in profile.thermometers {
-            guard let n = Int(thermometer.channel) else { continue }
-            channels[n - 1].name = String(thermometer.name.prefix(15))
-            channels[n - 1].curve = n
-            channels[n - 1].enabled = true
+            guard let n = inputIndex(thermometer.channel) else { continue }
+            channels[n].name = String(thermometer.name.prefix(15))
+            // Each wired input reads through its own user curve: channel n uses curve n, input A curve 17.
+            channels[n].curve = n == 0 ? 17 : n
+            channels[n].enabled = true
         }
         var outputs = Array(repeating: Output(), count: 3)
         outputs[0].resistance = 100
@@ -75,8 +83,8 @@ public final class LakeShore372Twin: InstrumentTwin {
                 } else {
                     outputs[number].range = heater.fullScaleCurrent > 0 ? 1 : 0
                 }
-                if let channel = profile.thermometers.first(where: { $0.stage == heater.controlStage }), let n = Int(channel.channel) {
-                    outputs[number].input = n
+                if let channel = profile.thermometers.first(where: { $0.stage == heater.controlStage }) {
+                    outputs[number].input = channel.channel
                 }
             }
         }
@@ -160,8 +168,8 @@ public final class LakeShore372Twin: InstrumentTwin {
         case ("INNAME", false): return inname(args)
         case ("TLIMIT", true): return channelQuery(args) { WireFormat.signed($0.limit, decimals: 4) }
         case ("TLIMIT", false):
-            guard args.count == 2, let n = channelNumber(args[0]), let limit = Double(args[1]), limit >= 0 else { return Self.executionError }
-            state.withLock { $0.channels[n - 1].limit = limit }
+            guard args.count == 2, let n = Self.inputIndex(args[0]), let limit = Double(args[1]), limit >= 0 else { return Self.executionError }
+            state.withLock { $0.channels[n].limit = limit }
             return .done
         case ("OUTMODE", true):
             return outputQuery(args, allowed: 0...2) { o in "\(o.mode),\(o.input),\(o.powerup),\(o.polarity),\(o.filter),\(o.delay)" }
@@ -199,12 +207,13 @@ public final class LakeShore372Twin: InstrumentTwin {
             }
         case ("RAMPST", true): return heaterQuery(args, allowed: 0...2) { h, _ in h.isRamping ? "1" : "0" }
         case ("HTR", true):
-            // The manual's HTR? reads the sample heater; an output number (QCoDeS sends `HTR? 1`, `HTR? 2`)
-            // reads that output as AOUT? would, so a snapshot does not wait for a timeout.
+            // HTR? reads the sample heater, `±nn.nnn`: percent of full-scale current, or watts when HTRSET
+            // selects the power display (372 manual rev. 1.7, HTR?). An output number (QCoDeS sends `HTR? 1`,
+            // `HTR? 2`) reads that output as AOUT? would, so a snapshot does not wait for a timeout.
             let output = args.first ?? "0"
             let display = state.withLock { $0.outputs[0].display }
             return heaterQuery([output], allowed: 0...2) { h, _ in
-                display == 2 && output == "0" ? WireFormat.engineering(h.power) : WireFormat.signed(h.outputPercent, decimals: 3)
+                WireFormat.signed(display == 2 && output == "0" ? h.power : h.outputPercent, decimals: 3)
             }
         case ("AOUT", true): return heaterQuery(args, allowed: 1...2) { h, _ in WireFormat.signed(h.outputPercent, decimals: 3) }
         case ("MOUT", true): return heaterQuery(args, allowed: 0...2) { h, _ in WireFormat.signed(h.manualPercent, decimals: 3) }
@@ -222,29 +231,35 @@ public final class LakeShore372Twin: InstrumentTwin {
 
     // MARK: Inputs
 
-    /// A channel argument: 1…16 (the control input `A` is not emulated).
-    private func channelNumber(_ text: String) -> Int? {
+    /// An input argument's index in `State.channels`: `A` (the control input) is 0, channels 1…16 are 1…16.
+    static func inputIndex(_ text: String) -> Int? {
+        if text.uppercased() == "A" { return 0 }
         guard let n = Int(text), (1...16).contains(n) else { return nil }
         return n
     }
 
-    private func thermometer(_ n: Int) -> ThermometerChannel? {
-        profile.thermometers.first { $0.channel == String(n) }
+    /// The input's name on the wire and in the profile: `A` or `1`…`16`.
+    private static func inputName(_ index: Int) -> String {
+        index == 0 ? "A" : String(index)
     }
 
-    /// The channel's resistance in ohms, or nil when its leads are open (or nothing is connected).
+    private func thermometer(_ n: Int) -> ThermometerChannel? {
+        profile.thermometers.first { $0.channel == Self.inputName(n) }
+    }
+
+    /// The input's resistance in ohms, or nil when its leads are open (or nothing is connected).
     private func resistance(_ n: Int) -> (ohms: Double, kelvin: Double)? {
-        guard let thermometer = thermometer(n), !model.isOpenCircuit("\(id)/\(n)") else { return nil }
+        guard let thermometer = thermometer(n), !model.isOpenCircuit("\(id)/\(Self.inputName(n))") else { return nil }
         let kelvin = model.temperature(of: thermometer.stage)
         return (thermometer.sensor.resistance(at: kelvin), kelvin)
     }
 
     /// KRDG? / SRDG?: kelvin or ohms in engineering notation; zero without a curve or when over range.
     private func reading(_ args: [String], kelvin: Bool) -> Outcome {
-        guard args.count == 1, let n = channelNumber(args[0]) else { return Self.executionError }
+        guard args.count == 1, let n = Self.inputIndex(args[0]) else { return Self.executionError }
         guard let value = resistance(n) else { return .reply(WireFormat.engineering(0)) }
         if kelvin {
-            let curve = state.withLock { $0.channels[n - 1].curve }
+            let curve = state.withLock { $0.channels[n].curve }
             guard curve > 0, let t = thermometer(n)?.sensor.temperature(forResistance: value.ohms) else { return .reply(WireFormat.engineering(0)) }
             return .reply(WireFormat.engineering(t))
         }
@@ -253,18 +268,18 @@ public final class LakeShore372Twin: InstrumentTwin {
 
     /// RDGST?: the status bits, `nnn` (16 R.OVER for an open or unconnected sensor).
     private func status(_ args: [String]) -> Outcome {
-        guard args.count == 1, let n = channelNumber(args[0]) else { return Self.executionError }
+        guard args.count == 1, let n = Self.inputIndex(args[0]) else { return Self.executionError }
         return .reply(String(format: "%03d", resistance(n) == nil ? ReadingStatus.resistanceOverRange.rawValue : 0))
     }
 
     private func channelQuery(_ args: [String], _ format: (Channel) -> String) -> Outcome {
-        guard args.count == 1, let n = channelNumber(args[0]) else { return Self.executionError }
-        return .reply(format(state.withLock { $0.channels[n - 1] }))
+        guard args.count == 1, let n = Self.inputIndex(args[0]) else { return Self.executionError }
+        return .reply(format(state.withLock { $0.channels[n] }))
     }
 
-    /// SCAN n,autoscan.
+    /// SCAN n,autoscan: the scanner switches among channels 1…16, never the control input.
     private func scan(_ args: [String]) -> Outcome {
-        guard args.count == 2, let n = channelNumber(args[0]), let auto = Int(args[1]), (0...1).contains(auto) else { return Self.executionError }
+        guard args.count == 2, let n = Self.inputIndex(args[0]), n > 0, let auto = Int(args[1]), (0...1).contains(auto) else { return Self.executionError }
         state.withLock {
             $0.scanChannel = n
             $0.autoscan = auto == 1
@@ -272,44 +287,51 @@ public final class LakeShore372Twin: InstrumentTwin {
         return .done
     }
 
-    /// INSET n,enabled,dwell,pause,curve,tempco.
+    /// INSET n,enabled,dwell,pause,curve,tempco. The control input does not scan, so its dwell may be 0.
     private func inset(_ args: [String]) -> Outcome {
-        guard args.count == 6, let n = channelNumber(args[0]), let values = integers(args.dropFirst()),
-              (0...1).contains(values[0]), (1...200).contains(values[1]), (3...200).contains(values[2]),
+        guard args.count == 6, let n = Self.inputIndex(args[0]), let values = integers(args.dropFirst()),
+              (0...1).contains(values[0]), ((n == 0 ? 0 : 1)...200).contains(values[1]), (3...200).contains(values[2]),
               (0...59).contains(values[3]), (1...2).contains(values[4]) else { return Self.executionError }
         state.withLock {
-            $0.channels[n - 1].enabled = values[0] == 1
-            $0.channels[n - 1].dwell = values[1]
-            $0.channels[n - 1].pause = values[2]
-            $0.channels[n - 1].curve = values[3]
-            $0.channels[n - 1].tempco = values[4]
+            $0.channels[n].enabled = values[0] == 1
+            $0.channels[n].dwell = values[1]
+            $0.channels[n].pause = values[2]
+            $0.channels[n].curve = values[3]
+            $0.channels[n].tempco = values[4]
         }
         return .done
     }
 
-    /// INTYPE n,mode,excitation,autorange,range,cs_shunt,units.
+    /// INTYPE n,mode,excitation,autorange,range,cs_shunt,units. The control input takes current excitation
+    /// only, ranges 1–6 (316 pA…100 nA), autorange off or on, and no resistance range (0 accepted).
     private func intype(_ args: [String]) -> Outcome {
-        guard args.count == 7, let n = channelNumber(args[0]), let v = integers(args.dropFirst()),
-              (0...1).contains(v[0]), (1...22).contains(v[1]), (0...2).contains(v[2]), (1...22).contains(v[3]),
+        guard args.count == 7, let n = Self.inputIndex(args[0]), let v = integers(args.dropFirst()),
               (0...1).contains(v[4]), (1...2).contains(v[5]) else { return Self.executionError }
+        if n == 0 {
+            guard v[0] == 1, (1...6).contains(v[1]), (0...1).contains(v[2]), (0...22).contains(v[3]) else { return Self.executionError }
+        } else {
+            guard (0...1).contains(v[0]), (1...22).contains(v[1]), (0...2).contains(v[2]), (1...22).contains(v[3]) else {
+                return Self.executionError
+            }
+        }
         state.withLock {
-            $0.channels[n - 1].excitationMode = v[0]
-            $0.channels[n - 1].excitation = v[1]
-            $0.channels[n - 1].autorange = v[2]
-            $0.channels[n - 1].range = v[3]
-            $0.channels[n - 1].shunted = v[4]
-            $0.channels[n - 1].units = v[5]
+            $0.channels[n].excitationMode = v[0]
+            $0.channels[n].excitation = v[1]
+            $0.channels[n].autorange = v[2]
+            $0.channels[n].range = v[3]
+            $0.channels[n].shunted = v[4]
+            $0.channels[n].units = v[5]
         }
         return .done
     }
 
     /// INNAME n,"name" (up to 15 characters).
     private func inname(_ args: [String]) -> Outcome {
-        guard args.count >= 2, let n = channelNumber(args[0]) else { return Self.executionError }
+        guard args.count >= 2, let n = Self.inputIndex(args[0]) else { return Self.executionError }
         var name = args.dropFirst().joined(separator: ",")
         if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 { name = String(name.dropFirst().dropLast()) }
         guard name.count <= 15 else { return Self.executionError }
-        state.withLock { $0.channels[n - 1].name = name }
+        state.withLock { $0.channels[n].name = name }
         return .done
     }
 
@@ -345,20 +367,22 @@ public final class LakeShore372Twin: InstrumentTwin {
         return .done
     }
 
-    /// OUTMODE output,mode,input,powerup,polarity,filter,delay.
+    /// OUTMODE output,mode,input,powerup,polarity,filter,delay; the input is `0` (none), `A` or 1–16.
     private func outmode(_ args: [String]) -> Outcome {
-        guard args.count == 7, let n = outputNumber(args[0], allowed: 0...2), let v = integers(args.dropFirst()),
-              let mode = HeaterMode(rawValue: v[0]), (0...16).contains(v[1]), (0...1).contains(v[2]),
-              (0...1).contains(v[3]), (0...1).contains(v[4]), (0...255).contains(v[5]) else { return Self.executionError }
+        guard args.count == 7, let n = outputNumber(args[0], allowed: 0...2), let v = integers(args[3...6]),
+              let modeCode = Int(args[1]), let mode = HeaterMode(rawValue: modeCode),
+              args[2] == "0" || Self.inputIndex(args[2]) != nil, (0...1).contains(v[0]), (0...1).contains(v[1]),
+              (0...1).contains(v[2]), (0...255).contains(v[3]) else { return Self.executionError }
+        let input = Self.inputIndex(args[2]).map(Self.inputName) ?? "0"
         state.withLock {
-            $0.outputs[n].mode = v[0]
-            $0.outputs[n].input = v[1]
-            $0.outputs[n].powerup = v[2]
-            $0.outputs[n].polarity = v[3]
-            $0.outputs[n].filter = v[4]
-            $0.outputs[n].delay = v[5]
+            $0.outputs[n].mode = modeCode
+            $0.outputs[n].input = input
+            $0.outputs[n].powerup = v[0]
+            $0.outputs[n].polarity = v[1]
+            $0.outputs[n].filter = v[2]
+            $0.outputs[n].delay = v[3]
         }
-        let controlStage = thermometer(v[1])?.stage
+        let controlStage = Self.inputIndex(input).flatMap { thermometer($0)?.stage }
         return heaterChange(args[0], allowed: 0...2) { h, _ in
             h.mode = mode
             if let controlStage { h.controlStage = controlStage }

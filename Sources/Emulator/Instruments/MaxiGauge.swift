@@ -4,7 +4,7 @@ import Synchronization
 /// The Pfeiffer MaxiGauge TPG 366 (six gauge channels), with the Pfeiffer mnemonic dialogue of its
 /// operating manual: the host sends a mnemonic ending in CR (LF optional); the gauge answers ACK CR LF
 /// (or NAK CR LF when it cannot); the host then sends ENQ and receives the data ending in CR LF.
-/// ETX clears the input buffer. Mnemonics: PR1…PR6, PRX, TID, UNI, ERR.
+/// ETX clears the input buffer. Mnemonics: PR1…PR6, PRX, TID, UNI, ERR, AYT, RES.
 public final class MaxiGaugeTwin: InstrumentTwin {
     public let id: String
     public let kind = InstrumentKind.tpg366
@@ -34,6 +34,9 @@ public final class MaxiGaugeTwin: InstrumentTwin {
         case identification
         case unit(set: Int?)
         case errorStatus
+        case areYouThere
+        /// RES[,1]: `reset` clears the error word first.
+        case reset(Bool)
     }
 
     /// Checks a mnemonic line; nil (with the error word updated) when the gauge must NAK it.
@@ -45,6 +48,11 @@ public final class MaxiGaugeTwin: InstrumentTwin {
         case ("PRX", 1): parsed = .allPressures
         case ("TID", 1): parsed = .identification
         case ("ERR", 1): parsed = .errorStatus
+        case ("AYT", 1): parsed = .areYouThere
+        case ("RES", 1): parsed = .reset(false)
+        case ("RES", 2):
+            guard fields[1] == "1" else { return flag(Self.parameterError) }
+            parsed = .reset(true)
         case ("UNI", 1): parsed = .unit(set: nil)
         case ("UNI", 2):
             guard let unit = Int(fields[1]), (0..<Self.unitScale.count).contains(unit) else { return flag(Self.parameterError) }
@@ -56,6 +64,7 @@ public final class MaxiGaugeTwin: InstrumentTwin {
             return flag(Self.syntaxError)
         }
         if case let .unit(unit?) = parsed { settings.withLock { $0.unit = unit } }
+        if case .reset(true) = parsed { settings.withLock { $0.error = 0 } }
         return parsed
     }
 
@@ -75,6 +84,14 @@ public final class MaxiGaugeTwin: InstrumentTwin {
             let error = settings.withLock { s in defer { s.error = 0 }; return s.error }
             let bits = String(error, radix: 2)
             return String(repeating: "0", count: max(0, 4 - bits.count)) + bits
+        case .areYouThere:
+            // `<type>,<part number>,<serial>,<firmware>,<hardware>`. No TPG 366 manual text for AYT was at hand;
+            // this follows the TPG 36x-family layout the driver parses (PfeifferTPG366.identify), with the
+            // TPG 366's part number PTG28700 as the driver documents it and a fixed hardware version.
+            return "TPG 366,PTG28700,\(profile.serialNumber),\(profile.firmware),010100"
+        case .reset:
+            // The list of present errors (Pfeiffer RES: 0 is no error); the twin emulates no controller fault.
+            return "0"
         }
     }
 

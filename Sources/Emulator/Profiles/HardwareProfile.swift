@@ -21,7 +21,7 @@ public enum InstrumentKind: String, Sendable, Hashable, CaseIterable {
 
 /// One thermometer input of an instrument: its channel, name, stage and RuOx characteristic.
 public struct ThermometerChannel: Sendable, Hashable {
-    /// The instrument's channel name: `1`…`16` on the 372, `T1`…`T16` on the Triton.
+    /// The instrument's channel name: `A` (the control input) or `1`…`16` on the 372, `T1`…`T16` on the Triton.
     public var channel: String
     public var name: String
     public var stage: StageID
@@ -293,7 +293,9 @@ enum ProfileReader {
             let channel = try channelValue.string()
             switch kind {
             case .lakeShore372:
-                guard let n = Int(channel), (1...16).contains(n) else { throw channelValue.error("a Lake Shore 372 channel is 1 to 16, got \"\(channel)\"") }
+                guard channel == "A" || Int(channel).map({ (1...16).contains($0) }) == true else {
+                    throw channelValue.error("a Lake Shore 372 input is A (the control input) or 1 to 16, got \"\(channel)\"")
+                }
             case .triton:
                 guard channel.hasPrefix("T"), let n = Int(channel.dropFirst()), (1...16).contains(n) else {
                     throw channelValue.error("a Triton channel is T1 to T16, got \"\(channel)\"")

@@ -100,7 +100,7 @@ import Testing
     @Test func queriesParseTheirReplies() throws {
         let script = Script([
             ("SCAN?\r\n", "06,1\r\n"), ("INTYPE? 6\r\n", "1,03,2,07,1,2\r\n"), ("PID? 0\r\n", "+10.000,+20.0,+0.0\r\n"),
-            ("RAMP? 0\r\n", "1,+0.500\r\n"), ("RAMPST? 0\r\n", "0\r\n"), ("HTR?\r\n", "+12.500\r\n"),
+            ("RAMP? 0\r\n", "1,+0.500\r\n"), ("RAMPST? 0\r\n", "0\r\n"), ("HTRSET? 0;RANGE? 0;HTR?\r\n", "+100.000,0,+000.000,1;5;+12.500\r\n"),
             ("AOUT? 2\r\n", "+49.000\r\n"), ("RANGE? 0\r\n", "5\r\n"), ("SETP? 0\r\n", "+50.0000E-03\r\n"),
             ("HTRSET? 1\r\n", "2,0,+001.200,1\r\n"), ("INSET? A;INNAME? A\r\n", "1,007,003,00,1;\"Control\"\r\n"),
         ])
