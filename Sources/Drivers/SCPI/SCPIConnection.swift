@@ -208,7 +208,7 @@ public struct SCPIConnection: ~Copyable {
         let reason: String? =
             if command.isEmpty {
                 "the command is empty"
-            } else if command.utf8.contains(0x0A) || Array(command.utf8).contains(writeTerminator) {
+            } else if command.utf8.contains(0x0A) || Self.contains(command.utf8, run: writeTerminator) {
                 "the command contains a line feed or the write terminator, which would split it"
             } else {
                 nil
@@ -218,6 +218,18 @@ public struct SCPIConnection: ~Copyable {
                 instrument: instrument, command: SCPIReply.excerpt(Array(command.utf8)[...]),
                 kind: .invalidArgument(reason))
         }
+    }
+
+    /// Whether `bytes` holds `pattern` as a contiguous run: a plain scan, as commands are short
+    /// (the generic `Collection.contains(_:)` of a collection costs more than the round trip's I/O).
+    private static func contains(_ bytes: String.UTF8View, run pattern: [UInt8]) -> Bool {
+        guard let first = pattern.first else { return false }
+        var from = bytes.startIndex
+        while let start = bytes[from...].firstIndex(of: first) {
+            if bytes[start...].starts(with: pattern) { return true }
+            from = bytes.index(after: start)
+        }
+        return false
     }
 
     private mutating func send(_ message: [UInt8], for command: String) throws(InstrumentError) {

@@ -60,7 +60,8 @@ struct LineFramer {
     }
 }
 
-/// Number formats instruments put on the wire.
+/// Number formats instruments put on the wire, built without Foundation's `String(format:)`:
+/// the emulator formats a number for every reading it serves.
 enum WireFormat {
     /// Lake Shore's engineering notation with six significant digits, `±nnn.nnnE±nn`:
     /// 293.873 → `+293.873E+00`, 0.0123 → `+12.3000E-03`, 0 → `+0.00000E+00`.
@@ -78,13 +79,50 @@ enum WireFormat {
             rounded /= 1000
             digitsBefore = 1
         }
-        let mantissa = String(format: "%.\(6 - digitsBefore)f", rounded)
         let expSign = exponent < 0 ? "-" : "+"
-        return "\(sign)\(mantissa)E\(expSign)\(String(format: "%02d", abs(exponent)))"
+        return sign + fixed(rounded, decimals: 6 - digitsBefore) + "E" + expSign + zeroPadded(abs(exponent), width: 2)
     }
 
-    /// A signed fixed-point number, e.g. `+0.500`.
+    /// A signed fixed-point number, e.g. `+0.500` (printf's `%+.3f`).
     static func signed(_ value: Double, decimals: Int) -> String {
-        String(format: "%+.\(decimals)f", value)
+        (value.sign == .minus ? "" : "+") + fixed(value, decimals: decimals)
+    }
+
+    /// `value` rounded half away from zero to `decimals` places, as printf's `%.Nf` writes it
+    /// (a negative value keeps its minus sign even when it rounds to zero).
+    static func fixed(_ value: Double, decimals: Int) -> String {
+        precondition((0...9).contains(decimals), "0 to 9 decimals")
+        var unit: Int64 = 1
+        for _ in 0..<decimals { unit *= 10 }
+        let scaled = (abs(value) * Double(unit)).rounded()
+        guard value.isFinite, scaled < 9e15 else {
+            return String(format: "%.\(decimals)f", value)  // beyond Int64's exact range: rare, not on the hot path
+        }
+        let units = Int64(scaled)
+        let whole = String(units / unit)
+        let text = decimals == 0 ? whole : whole + "." + zeroPadded(Int(units % unit), width: decimals)
+        return value.sign == .minus ? "-" + text : text
+    }
+
+    /// A non-negative integer with leading zeros to `width` digits (printf's `%0Nd`).
+    static func zeroPadded(_ value: Int, width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+}
+
+extension StringProtocol where UTF8View: BidirectionalCollection {
+    /// The text without leading and trailing spaces and tabs (what `.whitespaces` trims), found on
+    /// the UTF-8 bytes without bridging to Foundation: the twins trim every command they parse.
+    var trimmedSpaces: SubSequence {
+        let bytes = utf8
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        while end > start {
+            let last = bytes.index(before: end)
+            guard bytes[last] == 0x20 || bytes[last] == 0x09 else { break }
+            end = last
+        }
+        return self[start..<end]
     }
 }

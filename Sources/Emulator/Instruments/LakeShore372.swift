@@ -12,6 +12,9 @@ public final class LakeShore372Twin: InstrumentTwin {
     let profile: InstrumentProfile
     let model: CryostatModel
     private let state: Mutex<State>
+    /// Per input (A, 1…16): the thermometer the profile wires to it and its open-circuit key,
+    /// looked up once here instead of on every reading.
+    private let wiring: [(thermometer: ThermometerChannel?, openCircuitKey: String)]
 
     struct Channel: Sendable {
         var enabled = true, dwell = 7, pause = 3, curve = 0, tempco = 1
@@ -49,6 +52,9 @@ public final class LakeShore372Twin: InstrumentTwin {
         self.profile = profile
         self.model = model
         state = Mutex(Self.powerUpState(profile: profile, model: model))
+        wiring = (0...16).map { index in
+            (profile.thermometers.first { $0.channel == Self.inputName(index) }, "\(profile.id)/\(Self.inputName(index))")
+        }
     }
 
     private static func powerUpState(profile: InstrumentProfile, model: CryostatModel) -> State {
@@ -100,7 +106,7 @@ public final class LakeShore372Twin: InstrumentTwin {
     func execute(line: String) -> String? {
         var replies: [String] = []
         for command in line.split(separator: ";", omittingEmptySubsequences: true) {
-            let text = command.trimmingCharacters(in: .whitespaces)
+            let text = String(command.trimmedSpaces)
             guard !text.isEmpty else { continue }
             switch run(text) {
             case let .reply(reply): replies.append(reply)
@@ -122,7 +128,10 @@ public final class LakeShore372Twin: InstrumentTwin {
     private static let executionError = Outcome.failed(16)
 
     private func run(_ text: String) -> Outcome {
-        var head = text.prefix { $0.isLetter || $0 == "*" }
+        var head = text.prefix { character in
+            guard let a = character.asciiValue else { return false }
+            return (65...90).contains(a) || (97...122).contains(a) || a == 42  // A–Z, a–z, *
+        }
         var rest = text.dropFirst(head.count)
         var isQuery = false
         if rest.first == "?" {
@@ -130,9 +139,9 @@ public final class LakeShore372Twin: InstrumentTwin {
             rest = rest.dropFirst()
         }
         head = Substring(head.uppercased())
-        let argumentText = rest.trimmingCharacters(in: .whitespaces)
+        let argumentText = rest.trimmedSpaces
         let args = argumentText.isEmpty ? [] : argumentText.split(separator: ",", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces)
+            String($0.trimmedSpaces)
         }
         switch (String(head), isQuery) {
         case ("*IDN", true): return args.isEmpty ? .reply("LSCI,MODEL372,\(profile.serialNumber),\(profile.firmware)") : Self.commandError
@@ -157,12 +166,12 @@ public final class LakeShore372Twin: InstrumentTwin {
         case ("KRDG", true), ("RDGK", true): return reading(args, kelvin: true)
         case ("SRDG", true), ("RDGR", true): return reading(args, kelvin: false)
         case ("RDGST", true): return status(args)
-        case ("SCAN", true): return args.isEmpty ? .reply(state.withLock { String(format: "%02d,%d", $0.scanChannel, $0.autoscan ? 1 : 0) }) : Self.commandError
+        case ("SCAN", true): return args.isEmpty ? .reply(state.withLock { WireFormat.zeroPadded($0.scanChannel, width: 2) + ($0.autoscan ? ",1" : ",0") }) : Self.commandError
         case ("SCAN", false): return scan(args)
-        case ("INSET", true): return channelQuery(args) { c in String(format: "%d,%03d,%03d,%02d,%d", c.enabled ? 1 : 0, c.dwell, c.pause, c.curve, c.tempco) }
+        case ("INSET", true): return channelQuery(args) { c in "\(c.enabled ? 1 : 0),\(WireFormat.zeroPadded(c.dwell, width: 3)),\(WireFormat.zeroPadded(c.pause, width: 3)),\(WireFormat.zeroPadded(c.curve, width: 2)),\(c.tempco)" }
         case ("INSET", false): return inset(args)
         case ("INTYPE", true):
-            return channelQuery(args) { c in String(format: "%d,%02d,%d,%02d,%d,%d", c.excitationMode, c.excitation, c.autorange, c.range, c.shunted, c.units) }
+            return channelQuery(args) { c in "\(c.excitationMode),\(WireFormat.zeroPadded(c.excitation, width: 2)),\(c.autorange),\(WireFormat.zeroPadded(c.range, width: 2)),\(c.shunted),\(c.units)" }
         case ("INTYPE", false): return intype(args)
         case ("INNAME", true): return channelQuery(args) { $0.name }
         case ("INNAME", false): return inname(args)
@@ -244,12 +253,12 @@ public final class LakeShore372Twin: InstrumentTwin {
     }
 
     private func thermometer(_ n: Int) -> ThermometerChannel? {
-        profile.thermometers.first { $0.channel == Self.inputName(n) }
+        wiring[n].thermometer
     }
 
     /// The input's resistance in ohms, or nil when its leads are open (or nothing is connected).
     private func resistance(_ n: Int) -> (ohms: Double, kelvin: Double)? {
-        guard let thermometer = thermometer(n), !model.isOpenCircuit("\(id)/\(Self.inputName(n))") else { return nil }
+        guard let thermometer = thermometer(n), !model.isOpenCircuit(wiring[n].openCircuitKey) else { return nil }
         let kelvin = model.temperature(of: thermometer.stage)
         return (thermometer.sensor.resistance(at: kelvin), kelvin)
     }
@@ -269,7 +278,7 @@ public final class LakeShore372Twin: InstrumentTwin {
     /// RDGST?: the status bits, `nnn` (16 R.OVER for an open or unconnected sensor).
     private func status(_ args: [String]) -> Outcome {
         guard args.count == 1, let n = Self.inputIndex(args[0]) else { return Self.executionError }
-        return .reply(String(format: "%03d", resistance(n) == nil ? ReadingStatus.resistanceOverRange.rawValue : 0))
+        return .reply(WireFormat.zeroPadded(resistance(n) == nil ? ReadingStatus.resistanceOverRange.rawValue : 0, width: 3))
     }
 
     private func channelQuery(_ args: [String], _ format: (Channel) -> String) -> Outcome {
