@@ -158,13 +158,14 @@ private func hex(_ value: UInt16) -> String {
 }
 
 extension StringProtocol {
-    /// The text without leading and trailing spaces, tabs and newlines.
+    /// The text without leading and trailing spaces, tabs, CRs and LFs (a CR LF pair included,
+    /// which Swift counts as one Character, so the scan runs on Unicode scalars).
     var trimmingWhitespace: String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
-            return ""
-        }
-        return String(self[first...last])
+        let scalars = unicodeScalars
+        let isSpace: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+              let last = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(String.UnicodeScalarView(scalars[first...last]))
     }
 
     /// The pieces between occurrences of `separator` (empty pieces kept).

@@ -138,8 +138,8 @@ public final class ZAPAuthenticator: Sendable {
     /// How many handshakes were accepted and refused so far.
     public var decisions: (accepted: Int, refused: Int) { policy.counters.withLock { $0 } }
 
-    /// The error that ended the handler early, if one did (`ETERM` at context shutdown is not one).
-    /// While it is set no handler is bound, and libzmq admits every client that knows the server key.
+    /// The error that stopped the handler answering, if one did (`ETERM` at context shutdown is not
+    /// one). The handler then stays bound without answering, so handshakes stall rather than pass.
     public var failure: ZMQError? { policy.failure.withLock { $0 } }
 
     /// Stops the handler thread and unbinds it; later calls do nothing.
@@ -180,8 +180,13 @@ final class ZAPPolicy: Sendable {
                       let request = try handler.receiveMultipart(wait: .dontWait) else { continue }
                 try handler.send(multipart: reply(to: request))
             } catch {
-                // ETERM: the context is shutting down. Anything else leaves REP in an unknown state.
-                if !error.isContextTerminated { failure.withLock { $0 = error } }
+                // ETERM: the context is shutting down.
+                if error.isContextTerminated { return }
+                // Anything else leaves REP in an unknown state. Fail closed: stay bound but stop
+                // answering, so new clients wait in their handshake instead of being admitted,
+                // until stop() or context shutdown.
+                failure.withLock { $0 = error }
+                _ = try? stop.receiveFrame(wait: .forever)
                 return
             }
         }

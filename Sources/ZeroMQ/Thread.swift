@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,9 +11,9 @@ import Darwin
 /// The body is `sending`: what it captures (a socket, say) moves to the new thread and is no
 /// longer reachable from the caller, which is how libzmq allows sockets to migrate.
 final class JoinableThread: @unchecked Sendable {
-    // `thread` is written once in init and read only by `join`, which the owner calls once.
-    private var thread: pthread_t
-    private var joined = false
+    // `thread` is written once in init and only read afterwards; `joined` makes join run once.
+    private let thread: pthread_t
+    private let joined = Atomic<Bool>(false)
 
     init(_ body: sending @escaping () -> Void) throws(ZMQError) {
         let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
@@ -30,14 +32,13 @@ final class JoinableThread: @unchecked Sendable {
 
     /// Waits for the body to return (`pthread_join`); later calls return at once.
     func join() {
-        guard !joined else { return }
-        joined = true
+        guard !joined.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pthread_join(thread, nil)
     }
 
     /// A thread nobody joined runs on detached (`pthread_detach`), releasing its resources when it ends.
     deinit {
-        if !joined { pthread_detach(thread) }
+        if !joined.load(ordering: .acquiring) { pthread_detach(thread) }
     }
 }
 

@@ -30,7 +30,7 @@ struct Emulate: ParsableCommand {
 
     func validate() throws {
         if let duration {
-            do { _ = try Time(parsing: duration) } catch { throw ValidationError("--duration: \(error)") }
+            do { _ = try Duration(parsing: duration) } catch { throw ValidationError("--duration: \(error)") }
         }
         if let speedFactor, !(speedFactor > 0 && speedFactor.isFinite) {
             throw ValidationError("--speed-factor must be a positive number, got \(speedFactor)")
@@ -51,7 +51,7 @@ struct Emulate: ParsableCommand {
         }
         fflush(nil)
         station.startClock()
-        waitForTermination(limit: try duration.map { try Time(parsing: $0) })
+        waitForTermination(limit: try duration.map { try Duration(parsing: $0) })
         station.stopClock()
         station.stopServing()
     }
@@ -71,13 +71,13 @@ extension InstrumentKind {
 
 /// Blocks until SIGINT or SIGTERM arrives (`sigtimedwait` on both, blocked for the process first),
 /// or until `limit` passes.
-func waitForTermination(limit: Time?) {
+func waitForTermination(limit: Duration?) {
     var signals = sigset_t()
     sigemptyset(&signals)
     sigaddset(&signals, SIGINT)
     sigaddset(&signals, SIGTERM)
     pthread_sigmask(SIG_BLOCK, &signals, nil)
-    let deadline = limit.map { ContinuousClock.now + $0.duration }
+    let deadline = limit.map { ContinuousClock.now + $0 }
     while true {
         var wait = timespec(tv_sec: 1, tv_nsec: 0)
         if let deadline {

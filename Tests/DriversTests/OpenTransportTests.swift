@@ -25,7 +25,7 @@ struct OpenTransportTests {
     }
 
     @Test("USBTMC, loopback and GPIO resources are refused with where to open them", arguments: [
-        ("USB0::0x0957::0x2807::MY1234::INSTR", "USB driver module"),
+        ("USB0::0x0957::0x2807::MY1234::INSTR", "USBTMC is not supported yet"),
         ("LOOPBACK::ls372", "emulator"),
         ("GPIO::gpiochip0::17", "GPIODigitalLine"),
     ])

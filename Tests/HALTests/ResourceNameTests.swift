@@ -20,6 +20,8 @@ struct ResourceNameTests {
          "USB0::0x0957::0x2807::MY1234::0::INSTR"),
         ("GPIO::gpiochip0::17", .gpio(chip: "gpiochip0", line: 17), "GPIO::gpiochip0::17"),
         ("  LOOPBACK::ls372-mxc ", .loopback(id: "ls372-mxc"), "LOOPBACK::ls372-mxc"),
+        ("TCPIP0::127.0.0.1::7777::SOCKET\r\n", .tcpSocket(board: 0, host: "127.0.0.1", port: 7777),
+         "TCPIP0::127.0.0.1::7777::SOCKET"),
     ])
     func parses(text: String, address: ResourceName.Address, canonical: String) throws {
         let name = try ResourceName(parsing: text)

@@ -17,9 +17,9 @@ public struct TransportOptions: Sendable, Hashable {
 /// The byte transport for `resource`: a ``TCPTransport`` for `TCPIP…::SOCKET` (connected lazily, on its
 /// first operation) or a ``SerialTransport`` for `ASRL…::INSTR` (opened and configured now).
 ///
-/// USBTMC (`USB…::INSTR`) and the emulator's `LOOPBACK::` transports are made by the USB driver and the
-/// emulator, and GPIO lines are not byte streams (open them with ``GPIODigitalLine``): for those this throws
-/// `.connectFailed` with EPROTONOSUPPORT and a sentence saying where to open them.
+/// The emulator's `LOOPBACK::` transports are made by the emulator, GPIO lines are not byte streams (open
+/// them with ``GPIODigitalLine``), and USBTMC (`USB…::INSTR`) has no transport yet: for those this throws
+/// `.connectFailed` with EPROTONOSUPPORT and a sentence saying so.
 public func openTransport(
     _ resource: ResourceName, options: TransportOptions = TransportOptions()
 ) throws(TransportError) -> sending any ByteTransport {
@@ -30,7 +30,7 @@ public func openTransport(
     case .serial(let board, let device):
         return try SerialTransport(device: device, board: board, settings: options.serial)
     case .usb:
-        elsewhere = "USBTMC transports are opened by the USB driver module, not by openTransport"
+        elsewhere = "USBTMC is not supported yet; reach the instrument through its LAN port as TCPIP::host::port::SOCKET"
     case .loopback:
         elsewhere = "loopback transports are made by the emulator in this process, not by openTransport"
     case .gpio:
