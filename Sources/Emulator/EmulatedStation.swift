@@ -38,6 +38,7 @@ public final class EmulatedStation: Sendable {
     private let injectors: [String: FaultInjector]
     private let servers = Mutex<[TCPInstrumentServer]>([])
     private let pendingEvents: Mutex<[ScheduledEvent]>
+    private let speed: Mutex<Double>
     private let clockStop = Atomic<Bool>(true)
     private let clockDone = DispatchGroup()
 
@@ -48,6 +49,9 @@ public final class EmulatedStation: Sendable {
 
     public init(profile: HardwareProfile) {
         self.profile = profile
+        // The loader caps the factor; one set on the profile afterwards is brought into range here.
+        let factor = profile.speedFactor
+        speed = Mutex(factor.isFinite && factor > 0 ? min(factor, HardwareProfile.maximumSpeedFactor) : 1)
         model = CryostatModel(spec: profile.physics)
         var twins: [String: any InstrumentTwin] = [:]
         var injectors: [String: FaultInjector] = [:]
@@ -149,8 +153,18 @@ public final class EmulatedStation: Sendable {
         }
     }
 
+    /// Simulated seconds per real second for the background clock: the profile's, or the last one set,
+    /// never more than `HardwareProfile.maximumSpeedFactor`.
+    public var speedFactor: Double { speed.withLock { $0 } }
+
+    /// Changes the background clock's speed; throws unless 0 < `factor` ≤ `HardwareProfile.maximumSpeedFactor`.
+    public func setSpeedFactor(_ factor: Double) throws(SpeedFactorError) {
+        let checked = try HardwareProfile.checkedSpeedFactor(factor)
+        speed.withLock { $0 = checked }
+    }
+
     /// Runs simulated time in a background thread: every 10 ms of real time it advances by the real
-    /// time elapsed × the profile's speed factor, until `stopClock()`.
+    /// time elapsed × `speedFactor`, until `stopClock()`.
     public func startClock() {
         guard clockStop.exchange(false, ordering: .acquiringAndReleasing) else { return }
         clockDone.enter()
@@ -160,7 +174,7 @@ public final class EmulatedStation: Sendable {
             while !clockStop.load(ordering: .acquiring) {
                 Thread.sleep(forTimeInterval: 0.01)
                 let now = clock.now
-                advance(by: last.duration(to: now).seconds * profile.speedFactor)
+                advance(by: last.duration(to: now).seconds * speedFactor)
                 last = now
             }
             clockDone.leave()

@@ -96,6 +96,21 @@ struct ProfileTests {
         Case(description: "unknown instrument model", yaml: valid.replacingOccurrences(of: "model: lakeshore372", with: "model: lakeshore370"),
              line: 15, column: 24, keyPath: "instruments[0].model",
              message: "expected one of f71, lakeshore372, tpg366, triton, got \"lakeshore370\""),
+        Case(description: "latency above a minute", yaml: valid.replacingOccurrences(of: "{id: ls372, model: lakeshore372}",
+                                                                                      with: "{id: ls372, model: lakeshore372, faults: {latency: {distribution: fixed, milliseconds: 1e9}}}"),
+             line: 15, column: 92, keyPath: "instruments[0].faults.latency.milliseconds", message: "a latency must be at most 60000 ms, got \"1e9\""),
+        Case(description: "speed factor above the cap", yaml: valid.replacingOccurrences(of: "name: test", with: "name: test\nspeedFactor: 1e6"),
+             line: 2, column: 14, keyPath: "speedFactor",
+             message: "must be at most 100000.0 (simulated seconds per real second), got 1000000.0"),
+        Case(description: "event with two actions", yaml: valid + "\nevents:\n  - {atHours: 1, cooldown: true, warmUp: true}",
+             line: 17, column: 42, keyPath: "events[0].warmUp",
+             message: "an event takes exactly one action, got cooldown and warmUp; give each its own event"),
+        Case(description: "gauge range inverted", yaml: valid.replacingOccurrences(of: "  dilutionUnit:", with: """
+               gauges: [{id: P1, baseMillibar: 1e-6, stage: still, minimumMillibar: 10, maximumMillibar: 1}]
+               dilutionUnit:
+             """),
+             line: 13, column: 72, keyPath: "physics.gauges[0].minimumMillibar",
+             message: "minimumMillibar (10.0) must not exceed maximumMillibar (1.0)"),
         Case(description: "missing instruments", yaml: valid.replacingOccurrences(of: "instruments:\n  - {id: ls372, model: lakeshore372}", with: ""),
              line: 1, column: 1, keyPath: "instruments", message: "missing required key"),
     ]

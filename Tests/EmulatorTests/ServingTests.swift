@@ -151,7 +151,7 @@ struct FaultTests {
     @Test func truncatedRepliesLoseTheirTerminator() {
         var faults = FaultProfile()
         faults.truncateProbability = 1
-        let delivery = FaultInjector(profile: faults, seed: 1).deliver(Array("LSCI,MODEL372,LSA2B3C,1.6\r\n".utf8))
+        let delivery = FaultInjector(profile: faults, seed: 1).deliver(Array("LSCI,MODEL372,LSA2B3C,1.6\r\n".utf8), replyNumber: 1)
         #expect(delivery.bytes == Array("LSCI,MODEL372".utf8))
     }
 
@@ -159,25 +159,25 @@ struct FaultTests {
         var faults = FaultProfile()
         faults.garbleProbability = 1
         let reply = Array("+10.0000E-03\r\n".utf8)
-        let delivery = FaultInjector(profile: faults, seed: 7).deliver(reply)
+        let delivery = FaultInjector(profile: faults, seed: 7).deliver(reply, replyNumber: 1)
         #expect(delivery.bytes.count == reply.count && delivery.bytes != reply)
         #expect(delivery.bytes.suffix(2) == [0x0D, 0x0A])
-        #expect(FaultInjector(profile: faults, seed: 7).deliver(reply) == delivery)
+        #expect(FaultInjector(profile: faults, seed: 7).deliver(reply, replyNumber: 1) == delivery)
     }
 
     @Test func latencyIsDrawnFromTheDistribution() {
         var faults = FaultProfile()
         faults.latency = .fixed(milliseconds: 250)
-        #expect(FaultInjector(profile: faults, seed: 1).deliver([0x31]).delay == .milliseconds(250))
+        #expect(FaultInjector(profile: faults, seed: 1).deliver([0x31], replyNumber: 1).delay == .milliseconds(250))
         faults.latency = .uniform(minimumMilliseconds: 10, maximumMilliseconds: 20)
         let uniform = FaultInjector(profile: faults, seed: 3)
         for _ in 0..<100 {
-            let delay = uniform.deliver([0x31]).delay
+            let delay = uniform.deliver([0x31], replyNumber: 1).delay
             #expect(delay >= .milliseconds(10) && delay <= .milliseconds(20))
         }
         faults.latency = .exponential(meanMilliseconds: 5)
         let exponential = FaultInjector(profile: faults, seed: 4)
-        let mean = (0..<2000).map { _ in exponential.deliver([0x31]).delay.seconds }.reduce(0, +) / 2000
+        let mean = (0..<2000).map { _ in exponential.deliver([0x31], replyNumber: 1).delay.seconds }.reduce(0, +) / 2000
         #expect(abs(mean - 0.005) < 0.0005)
     }
 

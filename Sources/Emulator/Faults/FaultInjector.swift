@@ -17,7 +17,6 @@ public final class FaultInjector: Sendable {
     private struct State {
         var profile: FaultProfile
         var random: SeededGenerator
-        var replies = 0
     }
 
     private let state: Mutex<State>
@@ -32,20 +31,20 @@ public final class FaultInjector: Sendable {
         set { state.withLock { $0.profile = newValue } }
     }
 
-    /// Decides the fate of one reply.
-    public func deliver(_ reply: [UInt8]) -> Delivery {
+    /// Decides the fate of one reply, the `replyNumber`-th (from 1) on its connection: each connection
+    /// counts its own replies, so `disconnectAfterReplies` drops every connection after that many.
+    public func deliver(_ reply: [UInt8], replyNumber: Int) -> Delivery {
         state.withLock { state in
-            state.replies += 1
             let profile = state.profile
-            if let limit = profile.disconnectAfterReplies, state.replies > limit {
+            if let limit = profile.disconnectAfterReplies, replyNumber > limit {
                 return Delivery(bytes: [], delay: .zero, disconnect: true)
             }
             let delay: Duration
             switch profile.latency {
             case .none: delay = .zero
-            case let .fixed(ms): delay = .microseconds(Int64(ms * 1000))
-            case let .uniform(low, high): delay = .microseconds(Int64((low + (high - low) * state.random.unit()) * 1000))
-            case let .exponential(mean): delay = .microseconds(Int64(-mean * log1mUnit(&state.random) * 1000))
+            case let .fixed(ms): delay = latency(milliseconds: ms)
+            case let .uniform(low, high): delay = latency(milliseconds: low + (high - low) * state.random.unit())
+            case let .exponential(mean): delay = latency(milliseconds: -mean * log1mUnit(&state.random))
             }
             if state.random.unit() < profile.dropProbability {
                 return Delivery(bytes: [], delay: delay, disconnect: false)
@@ -68,6 +67,13 @@ public final class FaultInjector: Sendable {
             return Delivery(bytes: bytes, delay: delay, disconnect: false)
         }
     }
+}
+
+/// A latency of `ms` milliseconds, clamped to 0…`FaultProfile.maximumLatencyMilliseconds` (a NaN is 0),
+/// so the conversion to whole microseconds can never overflow.
+private func latency(milliseconds ms: Double) -> Duration {
+    guard ms > 0 else { return .zero }
+    return .microseconds(Int64((min(ms, FaultProfile.maximumLatencyMilliseconds) * 1000).rounded()))
 }
 
 /// ln(1 − u) for u uniform in [0, 1): the exponential distribution's inverse CDF.

@@ -5,7 +5,7 @@ import Synchronization
 /// `lakeshore` Python package's `Teslameter` speaks it): lines end in LF (replies in CR LF), `;` separates
 /// commands (an optional leading `:` returns to the root), keywords take their short or long form in
 /// any case, and errors queue for `SYSTem:ERRor?` as `-113,"Undefined header"`, `-224,"Illegal parameter
-/// value"`, `-109,"Missing parameter"`.
+/// value"`, `-109,"Missing parameter"`, up to 20 of them (then `-350,"Queue overflow"`).
 public final class F71Twin: InstrumentTwin {
     public let id: String
     public let kind = InstrumentKind.f71
@@ -46,9 +46,19 @@ public final class F71Twin: InstrumentTwin {
         return replies.isEmpty ? nil : replies.joined(separator: ";")
     }
 
+    /// The error queue's depth. When it is full, the newest entry becomes `-350,"Queue overflow"` and
+    /// later errors are lost, as SCPI-99 (21.8.1) prescribes.
+    static let errorQueueCapacity = 20
+
     /// Queues an error for `SYSTem:ERRor?`; returns no reply.
     func fail(_ error: String) -> String? {
-        state.withLock { $0.errors.append(error) }
+        state.withLock { state in
+            if state.errors.count < Self.errorQueueCapacity {
+                state.errors.append(error)
+            } else {
+                state.errors[Self.errorQueueCapacity - 1] = "-350,\"Queue overflow\""
+            }
+        }
         return nil
     }
 

@@ -60,6 +60,40 @@ struct LineFramer {
     }
 }
 
+/// Numbers as instruments parse them from the wire: plain decimal text only — an optional sign,
+/// digits with an optional decimal point, and an optional exponent — whose value is finite. Swift's
+/// `Double(_:)` also takes `inf`, `nan` and hexadecimal (`0x1p3`) and turns `1e999` into infinity; no
+/// instrument accepts those, and a non-finite value would poison the physics model.
+enum WireNumber {
+    static func decimal(_ text: some StringProtocol) -> Double? {
+        var digits = 0
+        var index = text.utf8.startIndex
+        let bytes = text.utf8
+        func at(_ i: String.UTF8View.Index) -> UInt8? { i < bytes.endIndex ? bytes[i] : nil }
+        if let sign = at(index), sign == 0x2B || sign == 0x2D { index = bytes.index(after: index) }
+        while let b = at(index), (0x30...0x39).contains(b) { digits += 1; index = bytes.index(after: index) }
+        if at(index) == 0x2E {
+            index = bytes.index(after: index)
+            while let b = at(index), (0x30...0x39).contains(b) { digits += 1; index = bytes.index(after: index) }
+        }
+        guard digits > 0 else { return nil }
+        if let e = at(index), e == 0x45 || e == 0x65 {
+            index = bytes.index(after: index)
+            if let sign = at(index), sign == 0x2B || sign == 0x2D { index = bytes.index(after: index) }
+            var exponentDigits = 0
+            while let b = at(index), (0x30...0x39).contains(b) { exponentDigits += 1; index = bytes.index(after: index) }
+            guard exponentDigits > 0 else { return nil }
+        }
+        guard index == bytes.endIndex, let value = Double(String(text)), value.isFinite else { return nil }
+        return value
+    }
+
+    /// The decimal value of `text` if it lies in `range`.
+    static func decimal(_ text: some StringProtocol, in range: ClosedRange<Double>) -> Double? {
+        decimal(text).flatMap { range.contains($0) ? $0 : nil }
+    }
+}
+
 /// Number formats instruments put on the wire, built without Foundation's `String(format:)`:
 /// the emulator formats a number for every reading it serves.
 enum WireFormat {

@@ -125,6 +125,9 @@ public final class LakeShore372Twin: InstrumentTwin {
     }
 
     private static let commandError = Outcome.failed(32)
+    /// SETP's range, in kelvin: the emulated inputs control in kelvin, and a curve's setpoint limit
+    /// (CRVHDR `<limit value>`, format +nnn.nnn) stays below 1000 K.
+    static let setpointKelvin = 0.0...999.999
     private static let executionError = Outcome.failed(16)
 
     private func run(_ text: String) -> Outcome {
@@ -177,7 +180,7 @@ public final class LakeShore372Twin: InstrumentTwin {
         case ("INNAME", false): return inname(args)
         case ("TLIMIT", true): return channelQuery(args) { WireFormat.signed($0.limit, decimals: 4) }
         case ("TLIMIT", false):
-            guard args.count == 2, let n = Self.inputIndex(args[0]), let limit = Double(args[1]), limit >= 0 else { return Self.executionError }
+            guard args.count == 2, let n = Self.inputIndex(args[0]), let limit = WireNumber.decimal(args[1], in: 0...9999) else { return Self.executionError }
             state.withLock { $0.channels[n].limit = limit }
             return .done
         case ("OUTMODE", true):
@@ -195,19 +198,19 @@ public final class LakeShore372Twin: InstrumentTwin {
         case ("RANGE", false): return range(args)
         case ("SETP", true): return heaterQuery(args, allowed: 0...2) { h, _ in WireFormat.engineering(h.setpoint) }
         case ("SETP", false):
-            guard args.count == 2, let value = Double(args[1]), value >= 0 else { return Self.executionError }
+            guard args.count == 2, let value = WireNumber.decimal(args[1], in: Self.setpointKelvin) else { return Self.executionError }
             return heaterChange(args[0], allowed: 0...2) { h, t in h.setSetpoint(value, currentTemperature: t) }
         case ("PID", true):
             return heaterQuery(args, allowed: 0...2) { h, _ in
                 "\(WireFormat.signed(h.gains.proportional, decimals: 3)),\(WireFormat.signed(h.gains.integral, decimals: 1)),\(WireFormat.signed(h.gains.derivative, decimals: 1))"
             }
         case ("PID", false):
-            guard args.count == 4, let p = Double(args[1]), let i = Double(args[2]), let d = Double(args[3]),
-                  (0...1000).contains(p), (0...10000).contains(i), (0...2500).contains(d) else { return Self.executionError }
+            guard args.count == 4, let p = WireNumber.decimal(args[1], in: 0...1000), let i = WireNumber.decimal(args[2], in: 0...10000),
+                  let d = WireNumber.decimal(args[3], in: 0...2500) else { return Self.executionError }
             return heaterChange(args[0], allowed: 0...2) { h, _ in h.gains = PIDGains(proportional: p, integral: i, derivative: d) }
         case ("RAMP", true): return heaterQuery(args, allowed: 0...2) { h, _ in "\(h.rampEnabled ? 1 : 0),\(WireFormat.signed(h.rampKelvinPerMinute, decimals: 3))" }
         case ("RAMP", false):
-            guard args.count == 3, let on = Int(args[1]), (0...1).contains(on), let rate = Double(args[2]), (0...100).contains(rate) else {
+            guard args.count == 3, let on = Int(args[1]), (0...1).contains(on), let rate = WireNumber.decimal(args[2], in: 0...100) else {
                 return Self.executionError
             }
             return heaterChange(args[0], allowed: 0...2) { h, _ in
@@ -227,11 +230,11 @@ public final class LakeShore372Twin: InstrumentTwin {
         case ("AOUT", true): return heaterQuery(args, allowed: 1...2) { h, _ in WireFormat.signed(h.outputPercent, decimals: 3) }
         case ("MOUT", true): return heaterQuery(args, allowed: 0...2) { h, _ in WireFormat.signed(h.manualPercent, decimals: 3) }
         case ("MOUT", false):
-            guard args.count == 2, let value = Double(args[1]), (0...100).contains(value) else { return Self.executionError }
+            guard args.count == 2, let value = WireNumber.decimal(args[1], in: 0...100) else { return Self.executionError }
             return heaterChange(args[0], allowed: 0...2) { h, _ in h.manualPercent = value }
         case ("STILL", true): return args.isEmpty ? heaterQuery(["2"], allowed: 2...2) { h, _ in WireFormat.signed(h.manualPercent, decimals: 3) } : Self.commandError
         case ("STILL", false):
-            guard args.count == 1, let value = Double(args[0]), (0...100).contains(value) else { return Self.executionError }
+            guard args.count == 1, let value = WireNumber.decimal(args[0], in: 0...100) else { return Self.executionError }
             return heaterChange("2", allowed: 2...2) { h, _ in h.manualPercent = value }
         default:
             return Self.commandError
@@ -401,8 +404,8 @@ public final class LakeShore372Twin: InstrumentTwin {
 
     /// HTRSET output,resistance,max current,max user current,current/power.
     private func htrset(_ args: [String]) -> Outcome {
-        guard args.count == 5, let n = outputNumber(args[0], allowed: 0...1), let resistance = Double(args[1]),
-              let maxCurrent = Int(args[2]), let user = Double(args[3]), let display = Int(args[4]), (1...2).contains(display) else {
+        guard args.count == 5, let n = outputNumber(args[0], allowed: 0...1), let resistance = WireNumber.decimal(args[1]),
+              let maxCurrent = Int(args[2]), let user = WireNumber.decimal(args[3]), let display = Int(args[4]), (1...2).contains(display) else {
             return Self.executionError
         }
         if n == 0 {

@@ -46,8 +46,11 @@ public final class TritonTwin: InstrumentTwin {
         case "SYS":
             switch Array(upper.dropFirst()) {
             case ["TIME"]:
-                let seconds = Int(model.time)
-                return joined + ":" + String(format: "%02d:%02d:%02d", (seconds / 3600) % 24, (seconds / 60) % 60, seconds % 60)
+                // The time of day: only the simulated time modulo one day is formatted, so any finite
+                // simulated time (however long the run) converts to Int safely.
+                let time = model.time
+                let seconds = time.isFinite ? Int(time.truncatingRemainder(dividingBy: 86400).rounded(.down)) : 0
+                return joined + ":" + String(format: "%02d:%02d:%02d", seconds / 3600, (seconds / 60) % 60, seconds % 60)
             case ["DR", "STATUS"]: return joined + ":" + statusText
             case ["DR", "ACTN"]: return joined + ":" + actionCode
             case ["DR", "CHAN"]: return joined + ":" + profile.thermometers.map(\.name).joined(separator: ":")
@@ -99,6 +102,14 @@ public final class TritonTwin: InstrumentTwin {
         }
     }
 
+    /// The loop's limits. The Triton's temperature control runs on its Lake Shore-style bridge, so the
+    /// setpoint (K), P (0–1000), I (0–10000), D (0–2500) and ramp rate (0–100 K/min) take that
+    /// controller's ranges, and the heater range (mA) goes up to the largest, 100 mA. A value outside
+    /// them, or not a plain finite decimal (`nan`, `inf`, `1e999`, hex), is answered `INVALID`.
+    static let setpointKelvin = 0.0...999.999
+    static let rangeMilliamperes = 0.0...100
+    static let rampKelvinPerMinute = 0.0...100
+
     /// SET:DEV:T<n>:TEMP:LOOP:{MODE|TSET|P|I|D|RANGE|RAMP:ENAB|RAMP:RATE|HTR}:<value>.
     private func set(_ path: [String]) -> String {
         let joined = path.joined(separator: ":")
@@ -108,20 +119,33 @@ public final class TritonTwin: InstrumentTwin {
               channel.channel == profile.loopChannel, let heaterID else { return joined + ":NOT_FOUND" }
         let parameter = upper[4..<(upper.count - 1)].joined(separator: ":")
         let text = path[path.count - 1]
-        let number = Double(text.trimmingCharacters(in: CharacterSet(charactersIn: "KmA/in")))
+        let number = text.trimmingCharacters(in: CharacterSet(charactersIn: "KmA/in"))
+        func value(_ limits: ClosedRange<Double>) -> Double? { WireNumber.decimal(number, in: limits) }
         let accepted = model.withHeater(heaterID) { h, t -> Bool in
-            switch (parameter, text.uppercased(), number) {
-            case ("MODE", "ON", _): h.mode = .closedLoop; h.resetController()
-            case ("MODE", "OFF", _): h.mode = .off
-            case let ("TSET", _, value?) where value >= 0: h.setSetpoint(value, currentTemperature: t)
-            case let ("P", _, value?) where value >= 0: h.gains.proportional = value
-            case let ("I", _, value?) where value >= 0: h.gains.integral = value
-            case let ("D", _, value?) where value >= 0: h.gains.derivative = value
-            case let ("RANGE", _, value?) where value >= 0: h.fullScaleCurrent = value / 1000
-            case ("RAMP:ENAB", "ON", _): h.rampEnabled = true
-            case ("RAMP:ENAB", "OFF", _): h.rampEnabled = false
-            case let ("RAMP:RATE", _, value?) where value >= 0: h.rampKelvinPerMinute = value
-            case ("HTR", "H1", _): break
+            switch (parameter, text.uppercased()) {
+            case ("MODE", "ON"): h.mode = .closedLoop; h.resetController()
+            case ("MODE", "OFF"): h.mode = .off
+            case ("TSET", _):
+                guard let kelvin = value(Self.setpointKelvin) else { return false }
+                h.setSetpoint(kelvin, currentTemperature: t)
+            case ("P", _):
+                guard let p = value(0...1000) else { return false }
+                h.gains.proportional = p
+            case ("I", _):
+                guard let i = value(0...10000) else { return false }
+                h.gains.integral = i
+            case ("D", _):
+                guard let d = value(0...2500) else { return false }
+                h.gains.derivative = d
+            case ("RANGE", _):
+                guard let milliamperes = value(Self.rangeMilliamperes) else { return false }
+                h.fullScaleCurrent = milliamperes / 1000
+            case ("RAMP:ENAB", "ON"): h.rampEnabled = true
+            case ("RAMP:ENAB", "OFF"): h.rampEnabled = false
+            case ("RAMP:RATE", _):
+                guard let rate = value(Self.rampKelvinPerMinute) else { return false }
+                h.rampKelvinPerMinute = rate
+            case ("HTR", "H1"): break
             default: return false
             }
             return true

@@ -84,15 +84,24 @@ public final class CryostatModel: Sendable {
     /// The stages this fridge has.
     public var stages: [StageID] { spec.thermal.stages.map(\.id) }
 
+    /// The longest stretch of simulated time advanced under one hold of the model's lock: a long advance
+    /// is taken in chunks of this, so the instruments' queries are served between them.
+    static let lockedChunkSeconds = 600.0
+
     /// Advances simulated time by `seconds`, running the heater controllers every step (1 s while a
-    /// loop is closed, up to 60 s otherwise).
+    /// loop is closed, up to 60 s otherwise). A non-finite or non-positive interval does nothing.
     public func advance(by seconds: Double) {
-        guard seconds > 0 else { return }
-        state.withLock { state in
-            let controlled = state.heaters.values.contains { [.closedLoop, .zone, .warmUp].contains($0.mode) && $0.fullScaleCurrent > 0 }
-            state.network.advance(by: seconds, maxStep: controlled ? 1 : 60, heaters: &state.heaters)
-            let now = state.network.time
-            state.spikes.removeAll { now - $0.start > 20 * $0.decaySeconds }
+        guard seconds.isFinite, seconds > 0 else { return }
+        let chunks = (seconds / Self.lockedChunkSeconds).rounded(.up)
+        let chunk = seconds / chunks
+        // (An interval beyond 2^62 chunks cannot be finished anyway; it is not allowed to trap.)
+        for _ in 0..<Int(min(chunks, 0x1p62)) {
+            state.withLock { state in
+                let controlled = state.heaters.values.contains { [.closedLoop, .zone, .warmUp].contains($0.mode) && $0.fullScaleCurrent > 0 }
+                state.network.advance(by: chunk, maxStep: controlled ? 1 : 60, heaters: &state.heaters)
+                let now = state.network.time
+                state.spikes.removeAll { now - $0.start > 20 * $0.decaySeconds }
+            }
         }
     }
 

@@ -44,15 +44,17 @@ public struct HeaterLoop: Sendable, Hashable {
         guard fullScaleCurrent > 0 else { return 0 }
         switch mode {
         case .off, .monitorOut: return 0
-        case .openLoop, .still: return min(max(manualPercent, 0), 100)
+        case .openLoop, .still: return manualPercent.isFinite ? min(max(manualPercent, 0), 100) : 0
         case .warmUp, .closedLoop, .zone: return controllerPercent
         }
     }
 
-    /// Power into the stage, in watts: (I·u)²R.
+    /// Power into the stage, in watts: (I·u)²R; 0 when a non-finite current or resistance would make it
+    /// infinite or NaN (the thermal model must never see a non-finite power).
     public var power: Double {
         let current = fullScaleCurrent * outputPercent / 100
-        return current * current * resistance
+        let watts = current * current * resistance
+        return watts.isFinite ? watts : 0
     }
 
     /// Whether the working setpoint is still moving towards the target.
@@ -106,6 +108,13 @@ public struct HeaterLoop: Sendable, Hashable {
             if gains.integral > 0 && !saturatedHigh && !saturatedLow {
                 integral += error * dt
                 u = p * (error + integral / gains.integral + gains.derivative * derivative)
+            }
+            // A non-finite setpoint or gain makes the output NaN or infinite: the controller then
+            // outputs nothing and forgets its history, so the next finite setpoint starts afresh.
+            guard u.isFinite, integral.isFinite else {
+                resetController()
+                controllerPercent = 0
+                return
             }
             controllerPercent = min(max(u, 0), 1) * 100
         }

@@ -281,7 +281,9 @@ public struct ThermalNetwork: Sendable {
                     * DilutionRefrigeration.phaseSeparationFraction(at: t[i])
             }
         }
-        return power
+        // A non-finite net power (a heater or a link's power law overflowing) carries no usable heat flow:
+        // it counts as zero, so the step can still be taken.
+        return power.map { $0.isFinite ? $0 : 0 }
     }
 
     private func nodeIndex(_ node: ThermalNode) -> Int? {
@@ -289,14 +291,29 @@ public struct ThermalNetwork: Sendable {
         return nil
     }
 
+    /// Adaptive trial steps one `advance(by:maxStep:heaters:)` may take: this many, plus
+    /// `trialsPerMaximumStep` for every `maxStep` of the interval.
+    static let baseTrialBudget = 1000
+    static let trialsPerMaximumStep = 64
+
     /// Advances by `seconds` with steps of at most `maxStep` seconds. The heater controllers update at the
     /// start of every step from the temperatures then (sample and hold); a rejected step leaves them as
     /// they were.
+    ///
+    /// It always finishes: with N = ⌈seconds / maxStep⌉, it takes at most `baseTrialBudget` +
+    /// `trialsPerMaximumStep`·N adaptive trial steps; once they are spent, the rest of the interval is
+    /// taken in at most N forced steps of `maxStep` (each change clamped to ±20 %), so a pathological
+    /// state costs accuracy, never a stall.
     mutating func advance(by seconds: Double, maxStep: Double, heaters: inout [String: HeaterLoop]) {
+        guard seconds.isFinite, seconds > 0, maxStep > 0 else { return }
         var remaining = seconds
         var step = min(maxStep, seconds)
+        let maximumSteps = (seconds / maxStep).rounded(.up)
+        var trialsLeft = Self.baseTrialBudget + Self.trialsPerMaximumStep * Int(min(maximumSteps, 1e9))
         while remaining > 1e-12 {
-            let dt = min(step, remaining)
+            let exhausted = trialsLeft <= 0
+            trialsLeft -= 1
+            let dt = exhausted ? min(maxStep, remaining) : min(step, remaining)
             var trial = heaters
             var power = Array(repeating: 0.0, count: temperatures.count)
             for key in trial.keys {
@@ -306,7 +323,7 @@ public struct ThermalNetwork: Sendable {
             heaterPower = power
             // Below a microsecond the step is taken anyway, each change clamped to ±20 %, so a
             // pathological profile slows the simulation down but never stalls it.
-            if let next = implicitStep(dt, force: dt < 1e-6) {
+            if let next = implicitStep(dt, force: exhausted || dt < 1e-6) {
                 heaters = trial
                 temperatures = next
                 time += dt

@@ -38,6 +38,10 @@ public struct FaultProfile: Sendable, Hashable {
         case exponential(meanMilliseconds: Double)
     }
 
+    /// The longest latency a profile may ask for, in milliseconds: one minute, longer than any
+    /// driver's timeout, so a connection never stalls for longer.
+    public static let maximumLatencyMilliseconds = 60_000.0
+
     public var latency: Latency = .none
     /// Probability that a reply is never sent.
     public var dropProbability: Double = 0
@@ -45,12 +49,22 @@ public struct FaultProfile: Sendable, Hashable {
     public var garbleProbability: Double = 0
     /// Probability that a reply loses its second half (and its terminator).
     public var truncateProbability: Double = 0
-    /// After this many replies the instrument drops the connection (nil: never).
+    /// After this many replies on one connection the instrument drops that connection (nil: never);
+    /// every connection counts its own replies.
     public var disconnectAfterReplies: Int?
     /// Channels whose sensor leads are open from the start.
     public var openCircuitChannels: [String] = []
 
     public init() {}
+}
+
+/// A speed factor outside 0 < factor ≤ `HardwareProfile.maximumSpeedFactor`.
+public struct SpeedFactorError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let value: Double
+
+    public var description: String {
+        "the speed factor must be a positive number of at most \(HardwareProfile.maximumSpeedFactor) simulated seconds per real second, got \(value)"
+    }
 }
 
 /// One emulated instrument in a station profile.
@@ -96,6 +110,24 @@ public struct HardwareProfile: Sendable, Hashable {
     public var events: [ScheduledEvent]
     public var instruments: [InstrumentProfile]
 
+    /// The largest speed factor: 10⁵ simulated seconds per real second (a day in under a second), which
+    /// keeps each 10 ms clock tick to about 1000 simulated seconds of physics.
+    public static let maximumSpeedFactor = 1e5
+
+    /// This profile running at `factor` simulated seconds per real second (`qrrm emulate --speed-factor`).
+    /// Throws unless the factor is finite, positive and at most `maximumSpeedFactor`.
+    public func withSpeedFactor(_ factor: Double) throws(SpeedFactorError) -> HardwareProfile {
+        var profile = self
+        profile.speedFactor = try Self.checkedSpeedFactor(factor)
+        return profile
+    }
+
+    /// `factor` if it is finite, positive and at most `maximumSpeedFactor`.
+    static func checkedSpeedFactor(_ factor: Double) throws(SpeedFactorError) -> Double {
+        guard factor.isFinite, factor > 0, factor <= maximumSpeedFactor else { throw SpeedFactorError(value: factor) }
+        return factor
+    }
+
     /// Loads a profile file; any problem is reported with the file, line, column and key path.
     public init(contentsOf url: URL) throws(ProfileError) {
         let text: String
@@ -111,7 +143,13 @@ public struct HardwareProfile: Sendable, Hashable {
     public init(yaml: String, file: String) throws(ProfileError) {
         let root = try parseYAML(yaml, file: file).mapping(allowed: ["name", "speedFactor", "seed", "physics", "events", "instruments"])
         name = try root.required("name").string()
-        speedFactor = try root.optional("speedFactor")?.positiveNumber() ?? 1
+        speedFactor = 1
+        if let factor = root.optional("speedFactor") {
+            speedFactor = try factor.positiveNumber()
+            guard speedFactor <= Self.maximumSpeedFactor else {
+                throw factor.error("must be at most \(Self.maximumSpeedFactor) (simulated seconds per real second), got \(speedFactor)")
+            }
+        }
         let seed = try root.optional("seed")?.integer(in: 0...Int.max) ?? 1
         physics = try ProfileReader.physics(root.required("physics"), seed: UInt64(seed))
         events = try root.optional("events").map { value throws(ProfileError) in try value.list().map(ProfileReader.event) } ?? []
@@ -247,6 +285,11 @@ enum ProfileReader {
 
     static func gauge(_ value: YAMLValue) throws(ProfileError) -> PressureGaugeSpec {
         let m = try value.mapping(allowed: ["id", "baseMillibar", "stage", "referenceKelvin", "exponent", "millibarPerMicromolePerSecond", "minimumMillibar", "maximumMillibar"])
+        let minimum = try m.optional("minimumMillibar")?.nonNegativeNumber() ?? 5e-10
+        let maximum = try m.optional("maximumMillibar")?.positiveNumber() ?? 1100
+        if minimum > maximum, let key = m.optional("minimumMillibar") ?? m.optional("maximumMillibar") {
+            throw key.error("minimumMillibar (\(minimum)) must not exceed maximumMillibar (\(maximum))")
+        }
         return PressureGaugeSpec(
             id: try m.required("id").string(),
             baseMillibar: try m.required("baseMillibar").nonNegativeNumber(),
@@ -254,13 +297,17 @@ enum ProfileReader {
             referenceKelvin: try m.optional("referenceKelvin")?.positiveNumber() ?? 300,
             exponent: try m.optional("exponent")?.number() ?? 0,
             millibarPerMicromolePerSecond: try m.optional("millibarPerMicromolePerSecond")?.nonNegativeNumber() ?? 0,
-            minimumMillibar: try m.optional("minimumMillibar")?.nonNegativeNumber() ?? 5e-10,
-            maximumMillibar: try m.optional("maximumMillibar")?.positiveNumber() ?? 1100)
+            minimumMillibar: minimum,
+            maximumMillibar: maximum)
     }
 
     static func event(_ value: YAMLValue) throws(ProfileError) -> ScheduledEvent {
         let m = try value.mapping(allowed: ["atHours", "quench", "pressureSpike", "openCircuit", "closeCircuit", "cooldown", "warmUp"])
         let at = try m.required("atHours").nonNegativeNumber() * 3600
+        let actions = ["quench", "pressureSpike", "openCircuit", "closeCircuit", "cooldown", "warmUp"].filter { m.optional($0) != nil }
+        if actions.count > 1, let second = m.optional(actions[1]) {
+            throw second.error("an event takes exactly one action, got \(actions.joined(separator: " and ")); give each its own event")
+        }
         if let q = m.optional("quench") {
             let qm = try q.mapping(allowed: ["stage", "joules", "seconds"])
             return ScheduledEvent(at: at, action: .quench(stage: try qm.required("stage").oneOf(stageNames),
@@ -324,12 +371,12 @@ enum ProfileReader {
         if let l = m.optional("latency") {
             let lm = try l.mapping(allowed: ["distribution", "milliseconds", "maximumMilliseconds"])
             let kind = try lm.required("distribution").oneOf(["fixed": 0, "uniform": 1, "exponential": 2])
-            let ms = try lm.required("milliseconds").nonNegativeNumber()
+            let ms = try lm.required("milliseconds").latencyMilliseconds()
             switch kind {
             case 0: faults.latency = .fixed(milliseconds: ms)
             case 1:
                 let maxValue = try lm.required("maximumMilliseconds")
-                let max = try maxValue.nonNegativeNumber()
+                let max = try maxValue.latencyMilliseconds()
                 guard max >= ms else { throw maxValue.error("must be at least milliseconds (\(ms))") }
                 faults.latency = .uniform(minimumMilliseconds: ms, maximumMilliseconds: max)
             default: faults.latency = .exponential(meanMilliseconds: ms)

@@ -70,6 +70,15 @@ struct YAMLValue {
         return value
     }
 
+    /// A latency in milliseconds, 0 to `FaultProfile.maximumLatencyMilliseconds`.
+    func latencyMilliseconds() throws(ProfileError) -> Double {
+        let value = try nonNegativeNumber()
+        guard value <= FaultProfile.maximumLatencyMilliseconds else {
+            throw error("a latency must be at most \(Int(FaultProfile.maximumLatencyMilliseconds)) ms, got \(quoted)")
+        }
+        return value
+    }
+
     func fraction() throws(ProfileError) -> Double {
         let value = try nonNegativeNumber()
         guard value <= 1 else { throw error("expected a number from 0 to 1, got \(quoted)") }

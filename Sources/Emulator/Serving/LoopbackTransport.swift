@@ -12,6 +12,8 @@ public final class LoopbackTransport: ByteTransport {
     private var pending: [(bytes: [UInt8], at: ContinuousClock.Instant)] = []
     private var closed = false
     private var disconnected = false
+    /// Replies this connection has produced (the fault profile counts per connection).
+    private var replies = 0
 
     init(id: String, session: any TwinSession, faults: FaultInjector) {
         resource = ResourceName(.loopback(id: id))
@@ -29,7 +31,8 @@ public final class LoopbackTransport: ByteTransport {
         try check("write")
         let reply = session.receive(Array(bytes))
         guard !reply.isEmpty else { return }
-        let delivery = faults.deliver(reply)
+        replies += 1
+        let delivery = faults.deliver(reply, replyNumber: replies)
         if delivery.disconnect {
             disconnected = true
             pending.removeAll()

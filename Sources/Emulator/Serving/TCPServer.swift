@@ -20,14 +20,21 @@ public struct ServeError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Serves one instrument twin on a TCP port: one thread accepts, one thread per connection, each
-/// polling with a short timeout so `stop()` ends them all promptly. Several clients may connect; each
-/// gets its own session (framing and dialogue state) over the shared instrument.
+/// polling with a short timeout so `stop()` ends them all promptly. Up to `maximumConnections` clients
+/// may connect at once (more are closed as soon as they are accepted); each gets its own session
+/// (framing and dialogue state) over the shared instrument. A client that stops reading its replies is
+/// dropped once a send has made no progress for `sendTimeout`, so it can hold neither its thread nor
+/// `stop()`.
 final class TCPInstrumentServer: Sendable {
+    static let maximumConnections = 32
+    static let sendTimeout = timeval(tv_sec: 1, tv_usec: 0)
+
     let host: String
     /// The bound port (the one the system chose when 0 was asked for).
     let port: UInt16
     private let listener: Int32
     private let stopping = Atomic<Bool>(false)
+    private let connections = Atomic<Int>(0)
     private let threads = DispatchGroup()
 
     /// Binds and starts accepting; `twin` and `faults` serve every connection.
@@ -42,7 +49,11 @@ final class TCPInstrumentServer: Sendable {
         #endif
         guard fd >= 0 else { throw failure("socket") }
         var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        guard setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            let code = errno
+            close(fd)
+            throw failure("setsockopt(SO_REUSEADDR)", code)
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -94,33 +105,62 @@ final class TCPInstrumentServer: Sendable {
             guard readable(listener) else { continue }
             let client = accept(listener, nil, nil)
             guard client >= 0 else { continue }
-            var yes: Int32 = 1
-            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
-            startThread { [self] in serve(client, twin: twin, faults: faults) }
+            guard connections.load(ordering: .acquiring) < Self.maximumConnections, configure(client) else {
+                close(client)
+                continue
+            }
+            connections.add(1, ordering: .acquiringAndReleasing)
+            startThread { [self] in
+                serve(client, twin: twin, faults: faults)
+                connections.subtract(1, ordering: .acquiringAndReleasing)
+            }
         }
         close(listener)
+    }
+
+    /// Sets a new connection's options: no Nagle delay; a blocking recv with a 100 ms timeout (one system
+    /// call per request, as an instrument's own stack would make, yet `stop()` is seen within 100 ms);
+    /// sends that give up after `sendTimeout`. False if any cannot be set (the connection is refused).
+    private func configure(_ fd: Int32) -> Bool {
+        var yes: Int32 = 1
+        var receiveTimeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        var sendTimeout = Self.sendTimeout
+        return setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size)) == 0
+            && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size)) == 0
+            && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size)) == 0
+    }
+
+    /// Sleeps for `delay` in slices of at most 100 ms; false if `stop()` was called meanwhile.
+    private func pause(for delay: Duration) -> Bool {
+        let clock = ContinuousClock()
+        let end = clock.now.advanced(by: delay)
+        while !stopping.load(ordering: .acquiring) {
+            let left = clock.now.duration(to: end)
+            guard left > .zero else { return true }
+            Thread.sleep(forTimeInterval: min(left, .milliseconds(100)).seconds)
+        }
+        return false
     }
 
     private func serve(_ fd: Int32, twin: any InstrumentTwin, faults: FaultInjector) {
         let session = twin.makeSession()
         var buffer = [UInt8](repeating: 0, count: 4096)
-        // A blocking recv with a 100 ms SO_RCVTIMEO: one system call per request (as an instrument's
-        // own stack would), yet `stop()` is still seen within 100 ms.
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var replies = 0
         loop: while !stopping.load(ordering: .acquiring) {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) { continue }
             guard count > 0 else { break }
             let reply = session.receive(Array(buffer[0..<count]))
             guard !reply.isEmpty else { continue }
-            let delivery = faults.deliver(reply)
+            replies += 1
+            let delivery = faults.deliver(reply, replyNumber: replies)
             if delivery.disconnect { break }
-            if delivery.delay > .zero { Thread.sleep(forTimeInterval: delivery.delay.seconds) }
+            if delivery.delay > .zero, !pause(for: delivery.delay) { break }
             var sent = 0
             while sent < delivery.bytes.count {
                 let n = delivery.bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if n < 0 && errno == EINTR { continue }
+                if n < 0 && errno == EINTR && !stopping.load(ordering: .acquiring) { continue }
+                // An error, or no progress within `sendTimeout` (EAGAIN): the client is gone or not reading.
                 guard n > 0 else { break loop }
                 sent += n
             }
