@@ -13,6 +13,12 @@ public final class LakeShore372: TemperatureController, Sendable {
     public static let port: UInt16 = 7777
     /// The input channels: the control input and the sixteen scanner channels.
     public static let inputChannels = ["A"] + (1...16).map(String.init)
+    /// Setpoints and temperature limits in kelvin: the 372's sensors (RuOx, Cernox) read nothing above 1000 K.
+    public static let temperatureRange: ClosedRange<Double> = 0...1000
+    /// PID gains (372 manual, PID): P 0–1000, I 0–10000 s, D 0–2500 s.
+    public static let pidRanges = (proportional: 0...1000.0, integral: 0...10000.0, derivative: 0...2500.0)
+    /// Setpoint ramp rates in K/min (372 manual, RAMP): 0.001–100, and 0 when none is set.
+    public static let rampRange: ClosedRange<Double> = 0.001...100
 
     public let resource: ResourceName
     public let heaterOutputs = [0, 1, 2]
@@ -94,8 +100,11 @@ public final class LakeShore372: TemperatureController, Sendable {
             let fields = try SCPIReply.fields(replies[0], count: 5, command: compound, instrument: instrument)
             var values: [Int] = []
             for field in fields { values.append(try SCPIReply.integer(field, command: compound, instrument: instrument)) }
-            guard (0...1).contains(values[0]) else {
-                throw .unexpected(instrument, compound, reply: replies[0], expected: "enabled 0 or 1 in the first field")
+            guard (0...1).contains(values[0]), (0...200).contains(values[1]), (0...200).contains(values[2]),
+                  (0...59).contains(values[3]), (1...2).contains(values[4]) else {
+                throw .unexpected(
+                    instrument, compound, reply: replies[0],
+                    expected: "enabled 0-1, dwell 0-200 s, pause 0-200 s, curve 0-59 and tempco 1-2")
             }
             result.append(InputChannel(
                 id: channel, name: Self.unquoted(replies[1]), enabled: values[0] == 1,
@@ -133,11 +142,13 @@ public final class LakeShore372: TemperatureController, Sendable {
         let fields = try SCPIReply.fields(reply, count: 6, command: command, instrument: instrument)
         var v: [Int] = []
         for field in fields { v.append(try SCPIReply.integer(field, command: command, instrument: instrument)) }
-        guard let mode = InputType.ExcitationMode(rawValue: v[0]), let autorange = InputType.Autorange(rawValue: v[2]),
+        // The control input reports resistance range 0: it has none (372 manual, INTYPE).
+        guard let mode = InputType.ExcitationMode(rawValue: v[0]), (1...22).contains(v[1]),
+              let autorange = InputType.Autorange(rawValue: v[2]), (0...22).contains(v[3]),
               (0...1).contains(v[4]), let units = InputType.Units(rawValue: v[5]) else {
             throw .unexpected(
                 instrument, command, reply: reply,
-                expected: "mode 0-1, excitation, autorange 0-2, range, shunt 0-1 and units 1-2")
+                expected: "mode 0-1, excitation 1-22, autorange 0-2, range 0-22, shunt 0-1 and units 1-2")
         }
         return InputType(
             excitationMode: mode, excitationRange: v[1], autorange: autorange, resistanceRange: v[3],
@@ -183,19 +194,21 @@ public final class LakeShore372: TemperatureController, Sendable {
     public func temperatureLimit(for channel: String) throws(InstrumentError) -> Temperature {
         let command = "TLIMIT? \(channel)"
         try checkChannel(channel, for: command)
-        let kelvin = try SCPIReply.real(try session.query(command), command: command, instrument: instrument)
-        guard kelvin >= 0, kelvin.isFinite else {
-            throw .unexpected(instrument, command, reply: String(kelvin), expected: "a limit of 0 K or more")
+        let reply = try session.query(command)
+        let kelvin = try SCPIReply.real(reply, command: command, instrument: instrument)
+        guard Self.temperatureRange.contains(kelvin) else {
+            throw .unexpected(instrument, command, reply: reply, expected: "a limit of 0 to 1000 K")
         }
         return .kelvin(kelvin)
     }
 
-    /// `TLIMIT n,limit`.
+    /// `TLIMIT n,limit`: 0 (no limit) to 1000 K (``temperatureRange``).
     public func setTemperatureLimit(_ limit: Temperature, for channel: String) throws(InstrumentError) {
-        let command = "TLIMIT \(channel),\(WireNumber.fixed(limit.kelvin, decimals: 4))"
-        try checkChannel(channel, for: command)
-        guard limit.kelvin >= 0 else { throw .invalid(instrument, command, "a temperature limit cannot be negative") }
-        try session.write(command)
+        try checkChannel(channel, for: "TLIMIT \(channel),\(limit.kelvin)")
+        guard Self.temperatureRange.contains(limit.kelvin) else {
+            throw .invalid(instrument, "TLIMIT \(channel),\(limit.kelvin)", "a temperature limit is 0 to 1000 K")
+        }
+        try session.write("TLIMIT \(channel),\(WireNumber.fixed(limit.kelvin, decimals: 4))")
     }
 
     // MARK: Heater outputs
@@ -260,10 +273,10 @@ public final class LakeShore372: TemperatureController, Sendable {
         }
         let code = try SCPIReply.integer(fields[0], command: command, instrument: instrument)
         let currents: [Int: Double] = [0: user, 1: 0.45, 2: 0.63]
-        guard let ohms = [1: 25.0, 2: 50.0][code], let amperes = currents[maxCode], amperes.isFinite, amperes >= 0 else {
+        guard let ohms = [1: 25.0, 2: 50.0][code], let amperes = currents[maxCode], (0...1.732).contains(amperes) else {
             throw .unexpected(
                 instrument, command, reply: reply,
-                expected: "resistance code 1 (25 Ω) or 2 (50 Ω) and maximum-current code 0-2")
+                expected: "resistance code 1 (25 Ω) or 2 (50 Ω), maximum-current code 0-2 and a user current of 0 to 1.732 A")
         }
         return HeaterSetup(resistance: .ohms(ohms), maximumCurrent: .amperes(amperes), displaysPower: display == 2)
     }
@@ -276,20 +289,22 @@ public final class LakeShore372: TemperatureController, Sendable {
         let command: String
         switch output {
         case 0:
-            command = "HTRSET 0,\(WireNumber.fixed(setup.resistance.ohms, decimals: 3)),0,0,\(display)"
             guard (1...2000).contains(setup.resistance.ohms) else {
-                throw .invalid(instrument, command, "the sample heater resistance is 1 to 2000 Ω")
+                throw .invalid(
+                    instrument, "HTRSET 0,\(setup.resistance.ohms),0,0,\(display)", "the sample heater resistance is 1 to 2000 Ω")
             }
+            command = "HTRSET 0,\(WireNumber.fixed(setup.resistance.ohms, decimals: 3)),0,0,\(display)"
         case 1:
             let code = setup.resistance.ohms == 25 ? 1 : setup.resistance.ohms == 50 ? 2 : nil
             let amperes = setup.maximumCurrent?.amperes ?? -1
             let maxCode = amperes == 0.45 ? 1 : amperes == 0.63 ? 2 : 0
             let user = maxCode == 0 ? amperes : 0
-            command = "HTRSET 1,\(code ?? 0),\(maxCode),\(WireNumber.fixed(max(user, 0), decimals: 3)),\(display)"
-            guard code != nil, (0...1.732).contains(user) else {
+            guard let code, (0...1.732).contains(user) else {
                 throw .invalid(
-                    instrument, command, "the warm-up heater is 25 or 50 Ω with a maximum current of 0 to 1.732 A")
+                    instrument, "HTRSET 1,\(setup.resistance.ohms),\(maxCode),\(user),\(display)",
+                    "the warm-up heater is 25 or 50 Ω with a maximum current of 0 to 1.732 A")
             }
+            command = "HTRSET 1,\(code),\(maxCode),\(WireNumber.fixed(user, decimals: 3)),\(display)"
         default:
             throw .invalid(instrument, "HTRSET \(output),…", "HTRSET applies to output 0 (sample) or 1 (warm-up)")
         }
@@ -317,19 +332,21 @@ public final class LakeShore372: TemperatureController, Sendable {
     public func setpoint(for output: Int) throws(InstrumentError) -> Temperature {
         let command = "SETP? \(output)"
         try checkOutput(output, for: command)
-        let kelvin = try SCPIReply.real(try session.query(command), command: command, instrument: instrument)
-        guard kelvin >= 0, kelvin.isFinite else {
-            throw .unexpected(instrument, command, reply: String(kelvin), expected: "a setpoint of 0 K or more")
+        let reply = try session.query(command)
+        let kelvin = try SCPIReply.real(reply, command: command, instrument: instrument)
+        guard Self.temperatureRange.contains(kelvin) else {
+            throw .unexpected(instrument, command, reply: reply, expected: "a setpoint of 0 to 1000 K")
         }
         return .kelvin(kelvin)
     }
 
-    /// `SETP i,value`.
+    /// `SETP i,value`: 0 to 1000 K (``temperatureRange``).
     public func setSetpoint(_ temperature: Temperature, for output: Int) throws(InstrumentError) {
-        let command = "SETP \(output),\(WireNumber.fixed(temperature.kelvin, decimals: 6))"
-        try checkOutput(output, for: command)
-        guard temperature.kelvin >= 0 else { throw .invalid(instrument, command, "a setpoint cannot be below 0 K") }
-        try session.write(command)
+        try checkOutput(output, for: "SETP \(output),\(temperature.kelvin)")
+        guard Self.temperatureRange.contains(temperature.kelvin) else {
+            throw .invalid(instrument, "SETP \(output),\(temperature.kelvin)", "a setpoint is 0 to 1000 K")
+        }
+        try session.write("SETP \(output),\(WireNumber.fixed(temperature.kelvin, decimals: 6))")
     }
 
     /// `PID? i`.
@@ -338,23 +355,26 @@ public final class LakeShore372: TemperatureController, Sendable {
         try checkOutput(output, for: command)
         let reply = try session.query(command)
         let fields = try SCPIReply.fields(reply, count: 3, command: command, instrument: instrument)
-        return PIDGains(
+        let gains = PIDGains(
             proportional: try SCPIReply.real(fields[0], command: command, instrument: instrument),
             integral: try SCPIReply.real(fields[1], command: command, instrument: instrument),
             derivative: try SCPIReply.real(fields[2], command: command, instrument: instrument))
+        guard Self.isValid(gains) else {
+            throw .unexpected(instrument, command, reply: reply, expected: "P 0-1000, I 0-10000 and D 0-2500")
+        }
+        return gains
     }
 
-    /// `PID i,P,I,D`: P 0–1000, I 0–10000 s, D 0–2500 s.
+    /// `PID i,P,I,D`: P 0–1000, I 0–10000 s, D 0–2500 s (``pidRanges``).
     public func setPID(_ gains: PIDGains, for output: Int) throws(InstrumentError) {
-        let command =
-            "PID \(output),\(WireNumber.fixed(gains.proportional, decimals: 3)),"
-            + "\(WireNumber.fixed(gains.integral, decimals: 1)),\(WireNumber.fixed(gains.derivative, decimals: 1))"
-        try checkOutput(output, for: command)
-        guard (0...1000).contains(gains.proportional), (0...10000).contains(gains.integral),
-              (0...2500).contains(gains.derivative) else {
-            throw .invalid(instrument, command, "P must be 0-1000, I 0-10000 and D 0-2500")
+        let described = "PID \(output),\(gains.proportional),\(gains.integral),\(gains.derivative)"
+        try checkOutput(output, for: described)
+        guard Self.isValid(gains) else {
+            throw .invalid(instrument, described, "P must be 0-1000, I 0-10000 and D 0-2500")
         }
-        try session.write(command)
+        try session.write(
+            "PID \(output),\(WireNumber.fixed(gains.proportional, decimals: 3)),"
+                + "\(WireNumber.fixed(gains.integral, decimals: 1)),\(WireNumber.fixed(gains.derivative, decimals: 1))")
     }
 
     /// `RAMP? i` → `enabled,rate`.
@@ -365,20 +385,20 @@ public final class LakeShore372: TemperatureController, Sendable {
         let fields = try SCPIReply.fields(reply, count: 2, command: command, instrument: instrument)
         let enabled = try SCPIReply.integer(fields[0], command: command, instrument: instrument)
         let rate = try SCPIReply.real(fields[1], command: command, instrument: instrument)
-        guard (0...1).contains(enabled), rate >= 0, rate.isFinite else {
-            throw .unexpected(instrument, command, reply: reply, expected: "enabled 0 or 1 and a rate of 0 K/min or more")
+        guard (0...1).contains(enabled), rate == 0 || Self.rampRange.contains(rate) else {
+            throw .unexpected(instrument, command, reply: reply, expected: "enabled 0 or 1 and a rate of 0 or 0.001 to 100 K/min")
         }
         return SetpointRamp(enabled: enabled == 1, kelvinPerMinute: rate)
     }
 
-    /// `RAMP i,enabled,rate`: 0.001–100 K/min.
+    /// `RAMP i,enabled,rate`: 0.001–100 K/min (``rampRange``).
     public func setRamp(_ ramp: SetpointRamp, for output: Int) throws(InstrumentError) {
-        let command = "RAMP \(output),\(ramp.enabled ? 1 : 0),\(WireNumber.fixed(ramp.kelvinPerMinute, decimals: 3))"
-        try checkOutput(output, for: command)
-        guard (0.001...100).contains(ramp.kelvinPerMinute) else {
-            throw .invalid(instrument, command, "the ramp rate is 0.001 to 100 K/min")
+        let described = "RAMP \(output),\(ramp.enabled ? 1 : 0),\(ramp.kelvinPerMinute)"
+        try checkOutput(output, for: described)
+        guard Self.rampRange.contains(ramp.kelvinPerMinute) else {
+            throw .invalid(instrument, described, "the ramp rate is 0.001 to 100 K/min")
         }
-        try session.write(command)
+        try session.write("RAMP \(output),\(ramp.enabled ? 1 : 0),\(WireNumber.fixed(ramp.kelvinPerMinute, decimals: 3))")
     }
 
     /// `RAMPST? i`.
@@ -437,14 +457,19 @@ public final class LakeShore372: TemperatureController, Sendable {
 
     /// `STILL value`: 0–100 %.
     public func setStillOutputPercent(_ percent: Double) throws(InstrumentError) {
-        let command = "STILL \(WireNumber.fixed(percent, decimals: 3))"
-        guard (0...100).contains(percent) else { throw .invalid(instrument, command, "the still output is 0 to 100 %") }
-        try session.write(command)
+        guard (0...100).contains(percent) else { throw .invalid(instrument, "STILL \(percent)", "the still output is 0 to 100 %") }
+        try session.write("STILL \(WireNumber.fixed(percent, decimals: 3))")
     }
 
     // MARK: Helpers
 
     private static func ranges(_ output: Int) -> ClosedRange<Int> { output == 0 ? 0...8 : 0...1 }
+
+    /// Whether every gain lies in ``pidRanges`` (NaN and infinities do not).
+    private static func isValid(_ gains: PIDGains) -> Bool {
+        pidRanges.proportional.contains(gains.proportional) && pidRanges.integral.contains(gains.integral)
+            && pidRanges.derivative.contains(gains.derivative)
+    }
 
     /// The sample heater's full-scale current in amperes for ranges 1–8 (372 manual, RANGE: 31.6 µA…100 mA).
     private static let sampleHeaterRanges = [31.6e-6, 100e-6, 316e-6, 1e-3, 3.16e-3, 10e-3, 31.6e-3, 100e-3]

@@ -24,6 +24,10 @@ public final class LakeShoreF71: Sensor, Sendable {
         }
     }
 
+    /// The largest field, in tesla, a reading may carry: far beyond any Hall probe's range, so
+    /// anything larger is a garbled reply, never a field.
+    public static let maximumTeslas = 1000.0
+
     public let resource: ResourceName
     public let instrument: String
     public let sensorChannels = ["x", "y", "z", "magnitude"].map { SensorChannel(name: "magnetic field \($0)", unit: "T") }
@@ -76,11 +80,13 @@ public final class LakeShoreF71: Sensor, Sendable {
         let fields = try SCPIReply.fields(replies[1], count: 3, command: compound, instrument: instrument)
         var axes: [MagneticField] = []
         for field in fields {
-            let value = try SCPIReply.real(field, command: compound, instrument: instrument)
-            guard value.isFinite else {
-                throw .unexpected(instrument, compound, reply: replies[1], expected: "three finite field values (a 3-axis probe)")
+            let teslas = try SCPIReply.real(field, command: compound, instrument: instrument) * unit.teslas
+            guard abs(teslas) <= Self.maximumTeslas else {
+                throw .unexpected(
+                    instrument, compound, reply: replies[1],
+                    expected: "three field values within ±\(Self.maximumTeslas) T (a 3-axis probe)")
             }
-            axes.append(.teslas(value * unit.teslas))
+            axes.append(.teslas(teslas))
         }
         return (axes[0], axes[1], axes[2])
     }

@@ -18,6 +18,18 @@ public final class OxfordTriton: Cryostat, Sendable {
     ]
     /// The usual pressure gauges.
     public static let defaultGauges = ["P1", "P2", "P3", "P4", "P5", "P6"]
+    /// Loop setpoints the driver sends: up to room temperature, which the loop cannot heat beyond.
+    public static let setpointRange: ClosedRange<Double> = 0...300
+    /// Loop heater ranges in mA: off (0) up to the largest range, 100 mA.
+    public static let heaterRangeMilliamperes: ClosedRange<Double> = 0...100
+    /// Setpoint ramp rates in K/min.
+    public static let rampRange: ClosedRange<Double> = 0...100
+    /// PID gains: none negative, none beyond 10⁶ (far above any loop the Triton runs).
+    public static let gainRange: ClosedRange<Double> = 0...1e6
+    /// Pressures in mbar a gauge can report: none negative, none beyond 10⁵ mbar (100 bar).
+    public static let pressureRangeMillibar: ClosedRange<Double> = 0...1e5
+    /// Any finite value of 0 or more: temperatures and resistances.
+    private static let nonNegative: ClosedRange<Double> = 0...Double.greatestFiniteMagnitude
 
     public let resource: ResourceName
     public let instrument: String
@@ -90,8 +102,9 @@ public final class OxfordTriton: Cryostat, Sendable {
         guard Self.isChannel(channel, prefix: "T", in: 1...16) else {
             throw .invalid(instrument, "READ:DEV:\(channel):TEMP:SIG:TEMP", "a Triton thermometer is T1 to T16")
         }
-        let kelvin = try read("DEV:\(channel):TEMP:SIG:TEMP", units: ["K": 1, "mK": 1e-3])
-        let ohms = try read("DEV:\(channel):TEMP:SIG:RES", units: ["Ohm": 1, "kOhm": 1e3, "MOhm": 1e6])
+        let kelvin = try read("DEV:\(channel):TEMP:SIG:TEMP", units: ["K": 1, "mK": 1e-3], in: Self.nonNegative)
+        let ohms = try read(
+            "DEV:\(channel):TEMP:SIG:RES", units: ["Ohm": 1, "kOhm": 1e3, "MOhm": 1e6], in: Self.nonNegative)
         return TemperatureReading(
             channel: channel, temperature: kelvin > 0 ? .kelvin(kelvin) : nil, resistance: ohms > 0 ? .ohms(ohms) : nil,
             status: kelvin > 0 ? [] : .temperatureUnderRange)
@@ -103,11 +116,8 @@ public final class OxfordTriton: Cryostat, Sendable {
         var readings: [PressureReading] = []
         for gauge in gauges {
             do throws(InstrumentError) {
-                let millibar = try read("DEV:\(gauge):PRES:SIG:PRES", units: ["mB": 1, "B": 1000])
-                guard millibar >= 0 else {
-                    throw InstrumentError.unexpected(
-                        instrument, "READ:DEV:\(gauge):PRES:SIG:PRES", reply: String(millibar), expected: "a pressure of 0 mB or more")
-                }
+                let millibar = try read(
+                    "DEV:\(gauge):PRES:SIG:PRES", units: ["mB": 1, "B": 1000], in: Self.pressureRangeMillibar)
                 readings.append(PressureReading(gauge: gauge, pressure: .millibar(millibar), status: .ok))
             } catch {
                 guard error.kind == .refused("NOT_FOUND") else { throw error }
@@ -157,63 +167,65 @@ public final class OxfordTriton: Cryostat, Sendable {
         try setLoop("MODE", enabled ? "ON" : "OFF")
     }
 
-    /// `READ:DEV:<loop>:TEMP:LOOP:TSET`.
+    /// `READ:DEV:<loop>:TEMP:LOOP:TSET`, within ``setpointRange``.
     public func loopSetpoint() throws(InstrumentError) -> Temperature {
-        .kelvin(try read("DEV:\(loopChannel):TEMP:LOOP:TSET", units: ["K": 1, "mK": 1e-3]))
+        .kelvin(try read("DEV:\(loopChannel):TEMP:LOOP:TSET", units: ["K": 1, "mK": 1e-3], in: Self.setpointRange))
     }
 
-    /// `SET:DEV:<loop>:TEMP:LOOP:TSET:<K>`.
+    /// `SET:DEV:<loop>:TEMP:LOOP:TSET:<K>`: 0 to 300 K (``setpointRange``).
     public func setLoopSetpoint(_ temperature: Temperature) throws(InstrumentError) {
-        guard temperature.kelvin >= 0 else {
-            throw .invalid(instrument, loopCommand("TSET", WireNumber.fixed(temperature.kelvin)), "a setpoint cannot be below 0 K")
+        guard Self.setpointRange.contains(temperature.kelvin) else {
+            throw .invalid(instrument, loopCommand("TSET", "\(temperature.kelvin)"), "a setpoint is 0 to 300 K")
         }
         try setLoop("TSET", WireNumber.fixed(temperature.kelvin))
     }
 
-    /// `READ:DEV:<loop>:TEMP:LOOP:P`, `:I` and `:D`.
+    /// `READ:DEV:<loop>:TEMP:LOOP:P`, `:I` and `:D`, each within ``gainRange``.
     public func loopPID() throws(InstrumentError) -> PIDGains {
         PIDGains(
-            proportional: try read("DEV:\(loopChannel):TEMP:LOOP:P", units: ["": 1]),
-            integral: try read("DEV:\(loopChannel):TEMP:LOOP:I", units: ["": 1]),
-            derivative: try read("DEV:\(loopChannel):TEMP:LOOP:D", units: ["": 1]))
+            proportional: try read("DEV:\(loopChannel):TEMP:LOOP:P", units: ["": 1], in: Self.gainRange),
+            integral: try read("DEV:\(loopChannel):TEMP:LOOP:I", units: ["": 1], in: Self.gainRange),
+            derivative: try read("DEV:\(loopChannel):TEMP:LOOP:D", units: ["": 1], in: Self.gainRange))
     }
 
-    /// `SET:DEV:<loop>:TEMP:LOOP:P:<v>`, then `:I:<v>` and `:D:<v>`; gains cannot be negative.
+    /// `SET:DEV:<loop>:TEMP:LOOP:P:<v>`, then `:I:<v>` and `:D:<v>`; each gain is 0 to 10⁶ (``gainRange``).
     public func setLoopPID(_ gains: PIDGains) throws(InstrumentError) {
         let values = [("P", gains.proportional), ("I", gains.integral), ("D", gains.derivative)]
-        for (name, value) in values where value < 0 || !value.isFinite {
-            throw .invalid(instrument, loopCommand(name, String(value)), "PID gains cannot be negative")
+        for (name, value) in values where !Self.gainRange.contains(value) {
+            throw .invalid(instrument, loopCommand(name, String(value)), "PID gains are 0 to 1e6")
         }
         for (name, value) in values { try setLoop(name, WireNumber.fixed(value)) }
     }
 
-    /// `READ:DEV:<loop>:TEMP:LOOP:RANGE`: the heater's current range (reported in mA).
+    /// `READ:DEV:<loop>:TEMP:LOOP:RANGE`: the heater's current range (reported in mA), within
+    /// ``heaterRangeMilliamperes``.
     public func loopHeaterRange() throws(InstrumentError) -> Current {
-        .milliamperes(try read("DEV:\(loopChannel):TEMP:LOOP:RANGE", units: ["mA": 1, "A": 1000, "uA": 1e-3]))
+        .milliamperes(try read(
+            "DEV:\(loopChannel):TEMP:LOOP:RANGE", units: ["mA": 1, "A": 1000, "uA": 1e-3], in: Self.heaterRangeMilliamperes))
     }
 
-    /// `SET:DEV:<loop>:TEMP:LOOP:RANGE:<mA>` (0 turns the heater off).
+    /// `SET:DEV:<loop>:TEMP:LOOP:RANGE:<mA>`: 0 (heater off) to 100 mA (``heaterRangeMilliamperes``).
     public func setLoopHeaterRange(_ range: Current) throws(InstrumentError) {
-        let text = WireNumber.fixed(range.milliamperes, decimals: 4)
-        guard range.amperes >= 0 else { throw .invalid(instrument, loopCommand("RANGE", text), "a heater range cannot be negative") }
-        try setLoop("RANGE", text)
+        guard Self.heaterRangeMilliamperes.contains(range.milliamperes) else {
+            throw .invalid(instrument, loopCommand("RANGE", "\(range.milliamperes)"), "a heater range is 0 to 100 mA")
+        }
+        try setLoop("RANGE", WireNumber.fixed(range.milliamperes, decimals: 4))
     }
 
     /// `READ:DEV:<loop>:TEMP:LOOP:RAMP:ENAB` and `…:RAMP:RATE` (K/min).
     public func loopRamp() throws(InstrumentError) -> SetpointRamp {
         let enabled = try onOff(
             readText("DEV:\(loopChannel):TEMP:LOOP:RAMP:ENAB"), "READ:DEV:\(loopChannel):TEMP:LOOP:RAMP:ENAB")
-        let rate = try read("DEV:\(loopChannel):TEMP:LOOP:RAMP:RATE", units: ["K/min": 1, "K/m": 1])
+        let rate = try read("DEV:\(loopChannel):TEMP:LOOP:RAMP:RATE", units: ["K/min": 1, "K/m": 1], in: Self.rampRange)
         return SetpointRamp(enabled: enabled, kelvinPerMinute: rate)
     }
 
-    /// `SET:DEV:<loop>:TEMP:LOOP:RAMP:RATE:<K/min>`, then `…:RAMP:ENAB:ON|OFF`.
+    /// `SET:DEV:<loop>:TEMP:LOOP:RAMP:RATE:<K/min>`, then `…:RAMP:ENAB:ON|OFF`; 0 to 100 K/min (``rampRange``).
     public func setLoopRamp(_ ramp: SetpointRamp) throws(InstrumentError) {
-        let rate = WireNumber.fixed(ramp.kelvinPerMinute)
-        guard ramp.kelvinPerMinute >= 0 else {
-            throw .invalid(instrument, loopCommand("RAMP:RATE", rate), "a ramp rate cannot be negative")
+        guard Self.rampRange.contains(ramp.kelvinPerMinute) else {
+            throw .invalid(instrument, loopCommand("RAMP:RATE", "\(ramp.kelvinPerMinute)"), "a ramp rate is 0 to 100 K/min")
         }
-        try setLoop("RAMP:RATE", rate)
+        try setLoop("RAMP:RATE", WireNumber.fixed(ramp.kelvinPerMinute))
         try setLoop("RAMP:ENAB", ramp.enabled ? "ON" : "OFF")
     }
 
@@ -242,8 +254,12 @@ public final class OxfordTriton: Cryostat, Sendable {
         return value
     }
 
-    /// `READ:<path>` → a number followed by one of `units` (its factor to the SI-based unit wanted).
-    private func read(_ path: String, units: [String: Double]) throws(InstrumentError) -> Double {
+    /// `READ:<path>` → a number followed by one of `units` (its factor to the SI-based unit wanted), which
+    /// once scaled must lie in `range`: SCPI's 9.9E37 (infinity), 9.91E37 (NaN) and overflowing products
+    /// are unexpected replies, never values.
+    private func read(
+        _ path: String, units: [String: Double], in range: ClosedRange<Double>
+    ) throws(InstrumentError) -> Double {
         let command = "READ:\(path)"
         let value = try readText(path)
         let numberEnd = value.lastIndex { "0123456789.".contains($0) }.map(value.index(after:)) ?? value.startIndex
@@ -253,7 +269,13 @@ public final class OxfordTriton: Cryostat, Sendable {
                 instrument, command, reply: value,
                 expected: "a number in \(units.keys.sorted().map { $0.isEmpty ? "no unit" : $0 }.joined(separator: " or "))")
         }
-        return try SCPIReply.real(value[..<numberEnd], command: command, instrument: instrument) * factor
+        let scaled = try SCPIReply.real(value[..<numberEnd], command: command, instrument: instrument) * factor
+        guard range.contains(scaled) else {
+            let bounds = range.upperBound == .greatestFiniteMagnitude
+                ? "a finite value of \(range.lowerBound) or more" : "a value from \(range.lowerBound) to \(range.upperBound)"
+            throw .unexpected(instrument, command, reply: value, expected: bounds)
+        }
+        return scaled
     }
 
     private func onOff(_ text: String, _ command: String) throws(InstrumentError) -> Bool {

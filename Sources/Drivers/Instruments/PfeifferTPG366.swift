@@ -211,8 +211,10 @@ public final class PfeifferTPG366: Sensor, Sendable {
         default:
             throw .unexpected(instrument, command, reply: "\(statusText),\(valueText)", expected: "a status code 0-6")
         }
-        guard value.isFinite, value >= 0 else {
-            throw .unexpected(instrument, command, reply: "\(statusText),\(valueText)", expected: "a pressure of 0 or more")
+        // The product can overflow (1.0E+307 mbar) even when the reading itself is finite.
+        guard value.isFinite, value >= 0, (value * pascals).isFinite else {
+            throw .unexpected(
+                instrument, command, reply: "\(statusText),\(valueText)", expected: "a finite pressure of 0 or more")
         }
         let pressure: Pressure? = code <= 2 ? .pascals(value * pascals) : nil
         return PressureReading(gauge: "gauge \(gauge)", pressure: pressure, status: status)

@@ -56,6 +56,64 @@ import Testing
         #expect(script.sent.isEmpty)
     }
 
+    /// Non-finite or huge settings are refused before they are formatted (which would trap) or sent.
+    @Test func hugeAndNonFiniteSettingsAreRefusedBeforeSending() {
+        let script = Script([])
+        let bridge = LakeShore372(transport: ScriptedTransport(script))
+        let errors = [
+            #expect(throws: InstrumentError.self) { try bridge.setTemperatureLimit(.kelvin(1e300), for: "6") },
+            #expect(throws: InstrumentError.self) { try bridge.setSetpoint(.kelvin(1e300), for: 0) },
+            #expect(throws: InstrumentError.self) { try bridge.setSetpoint(.kelvin(-1e300), for: 0) },
+            #expect(throws: InstrumentError.self) {
+                try bridge.setHeaterSetup(.init(resistance: .ohms(1e300), maximumCurrent: nil, displaysPower: false), for: 0)
+            },
+            #expect(throws: InstrumentError.self) {
+                try bridge.setHeaterSetup(.init(resistance: .ohms(25), maximumCurrent: .amperes(1e300), displaysPower: false), for: 1)
+            },
+            #expect(throws: InstrumentError.self) {
+                try bridge.setPID(PIDGains(proportional: .nan, integral: 0, derivative: 0), for: 0)
+            },
+            #expect(throws: InstrumentError.self) {
+                try bridge.setPID(PIDGains(proportional: 1, integral: .infinity, derivative: 0), for: 0)
+            },
+            #expect(throws: InstrumentError.self) {
+                try bridge.setPID(PIDGains(proportional: 1, integral: 0, derivative: 1e300), for: 0)
+            },
+            #expect(throws: InstrumentError.self) { try bridge.setRamp(SetpointRamp(enabled: true, kelvinPerMinute: 1e300), for: 0) },
+            #expect(throws: InstrumentError.self) { try bridge.setRamp(SetpointRamp(enabled: true, kelvinPerMinute: .nan), for: 0) },
+            #expect(throws: InstrumentError.self) { try bridge.setStillOutputPercent(.nan) },
+            #expect(throws: InstrumentError.self) { try bridge.setStillOutputPercent(1e300) },
+        ]
+        #expect(errors.allSatisfy { $0?.kind.isInvalidArgument == true })
+        #expect(script.sent.isEmpty)
+    }
+
+    /// Replies a getter turns into a quantity, an index or a value the setter re-sends must be finite and in range.
+    @Test(arguments: [
+        ("PID? 0", "+9.9E37,+20.0,+0.0"), ("PID? 0", "+10,+9.91E37,+0.0"), ("PID? 0", "+10,+20,+1e300"),
+        ("RAMP? 0", "1,+9.91E37"), ("RAMP? 0", "1,+1e300"), ("SETP? 0", "+9.9E37"), ("SETP? 0", "+1E+300"),
+        ("TLIMIT? 6", "+9.9E37"), ("TLIMIT? 6", "+1E+300"), ("HTRSET? 1", "2,0,+1e300,1"),
+        ("INTYPE? 6", "1,99,2,07,1,2"), ("INTYPE? 6", "1,03,2,-7,1,2"), ("INSET? A;INNAME? A", "1,9999999,003,00,1;\"A\""),
+        ("INSET? A;INNAME? A", "1,007,003,99,1;\"A\""),
+    ])
+    func hostileGetterRepliesAreUnexpected(command: String, reply: String) {
+        let script = Script([(command + "\r\n", reply + "\r\n")])
+        let bridge = LakeShore372(transport: ScriptedTransport(script))
+        let error = #expect(throws: InstrumentError.self) {
+            switch command {
+            case "PID? 0": _ = try bridge.pid(for: 0)
+            case "RAMP? 0": _ = try bridge.ramp(for: 0)
+            case "SETP? 0": _ = try bridge.setpoint(for: 0)
+            case "TLIMIT? 6": _ = try bridge.temperatureLimit(for: "6")
+            case "HTRSET? 1": _ = try bridge.heaterSetup(for: 1)
+            case "INTYPE? 6": _ = try bridge.inputType(channel: "6")
+            default: _ = try bridge.channels()
+            }
+        }
+        #expect(error?.kind.isUnexpectedReply == true, "\(String(describing: error))")
+        #expect(error?.command == command)
+    }
+
     @Test func setHeaterModeKeepsTheFieldsItDoesNotChange() throws {
         let script = Script([
             ("OUTMODE? 0\r\n", "2,6,1,0,1,10\r\n"),

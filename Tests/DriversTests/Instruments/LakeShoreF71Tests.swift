@@ -20,6 +20,14 @@ import Testing
         #expect(error?.kind.isUnexpectedReply == true)
     }
 
+    /// Fields beyond any probe's range (or infinite) are unexpected, so the magnitude stays finite too.
+    @Test(arguments: ["TESLA;1e300,0,0", "GAUSS;0,9.9E37,0", "AM;0,0,9.91E37", "TESLA;1e200,1e200,1e200"])
+    func hugeFieldsAreUnexpected(reply: String) {
+        let script = Script([("UNIT:FIELD?;FETC:DC? ALL\n", reply + "\r\n")])
+        let error = #expect(throws: InstrumentError.self) { try LakeShoreF71(transport: ScriptedTransport(script)).read() }
+        #expect(error?.kind.isUnexpectedReply == true)
+    }
+
     @Test func errorQueueDrainsUntilNoError() throws {
         let script = Script([
             ("SYST:ERR?\n", "-113,\"Undefined header\"\r\n"), ("SYST:ERR?\n", "0,\"No error\"\r\n"),

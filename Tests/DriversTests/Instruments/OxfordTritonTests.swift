@@ -80,6 +80,73 @@ import Testing
         #expect(try OxfordTriton(transport: ScriptedTransport(Script(steps))).circulationState() == expected)
     }
 
+    /// SCPI's 9.9E37 (infinity), 9.91E37 (NaN), overflowing unit products and out-of-range values are
+    /// unexpected replies, never quantities (which would trap on a non-finite value).
+    @Test(arguments: [
+        ("DEV:T5:TEMP:SIG:TEMP", "9.9E37K"), ("DEV:T5:TEMP:SIG:TEMP", "9.91E37mK"), ("DEV:T5:TEMP:SIG:TEMP", "-1K"),
+        ("DEV:T5:TEMP:SIG:RES", "1e303MOhm"), ("DEV:P1:PRES:SIG:PRES", "9.9E37mB"), ("DEV:P1:PRES:SIG:PRES", "1e306B"),
+        ("DEV:T5:TEMP:LOOP:TSET", "9.91E37K"), ("DEV:T5:TEMP:LOOP:TSET", "1e300K"), ("DEV:T5:TEMP:LOOP:RANGE", "1e306A"),
+        ("DEV:T5:TEMP:LOOP:RANGE", "9.9E37mA"), ("DEV:T5:TEMP:LOOP:P", "9.9E37"), ("DEV:T5:TEMP:LOOP:D", "1e300"),
+        ("DEV:T5:TEMP:LOOP:RAMP:RATE", "9.91E37K/min"),
+    ])
+    func hostileNumbersAreUnexpectedReplies(path: String, value: String) {
+        // The reads the call makes, in order: the one under test answers the hostile value, the others a sane one.
+        let sane = ["DEV:T5:TEMP:SIG:TEMP": "0.01K", "DEV:T5:TEMP:SIG:RES": "1000Ohm", "DEV:T5:TEMP:LOOP:P": "10",
+                    "DEV:T5:TEMP:LOOP:I": "10", "DEV:T5:TEMP:LOOP:D": "0", "DEV:T5:TEMP:LOOP:RAMP:ENAB": "ON"]
+        let triton: OxfordTriton
+        let call: () throws(InstrumentError) -> Void
+        func driver(_ reads: [String]) -> OxfordTriton {
+            let steps = reads.map { ("READ:\($0)\r\n", "STAT:\($0):\($0 == path ? value : sane[$0]!)\r\n") as (String, String?) }
+            return OxfordTriton(transport: ScriptedTransport(Script(steps)), gauges: ["P1"])
+        }
+        switch path {
+        case "DEV:P1:PRES:SIG:PRES":
+            triton = driver([path])
+            call = { () throws(InstrumentError) in _ = try triton.pressures() }
+        case "DEV:T5:TEMP:LOOP:TSET":
+            triton = driver([path])
+            call = { () throws(InstrumentError) in _ = try triton.loopSetpoint() }
+        case "DEV:T5:TEMP:LOOP:RANGE":
+            triton = driver([path])
+            call = { () throws(InstrumentError) in _ = try triton.loopHeaterRange() }
+        case "DEV:T5:TEMP:LOOP:P", "DEV:T5:TEMP:LOOP:D":
+            triton = driver(["DEV:T5:TEMP:LOOP:P", "DEV:T5:TEMP:LOOP:I", "DEV:T5:TEMP:LOOP:D"])
+            call = { () throws(InstrumentError) in _ = try triton.loopPID() }
+        case "DEV:T5:TEMP:LOOP:RAMP:RATE":
+            triton = driver(["DEV:T5:TEMP:LOOP:RAMP:ENAB", path])
+            call = { () throws(InstrumentError) in _ = try triton.loopRamp() }
+        default:
+            triton = driver(["DEV:T5:TEMP:SIG:TEMP", "DEV:T5:TEMP:SIG:RES"])
+            call = { () throws(InstrumentError) in _ = try triton.reading(channel: "T5") }
+        }
+        let error = #expect(throws: InstrumentError.self) { try call() }
+        #expect(error?.kind.isUnexpectedReply == true, "\(String(describing: error))")
+        #expect(error?.command == "READ:\(path)")
+    }
+
+    /// Out-of-range settings, huge finite values included, are refused before anything is formatted or sent.
+    @Test func outOfRangeLoopSettingsAreRefusedBeforeSending() {
+        let script = Script([])
+        let triton = OxfordTriton(transport: ScriptedTransport(script))
+        let errors = [
+            #expect(throws: InstrumentError.self) { try triton.setLoopSetpoint(.kelvin(-1)) },
+            #expect(throws: InstrumentError.self) { try triton.setLoopSetpoint(.kelvin(1e300)) },
+            #expect(throws: InstrumentError.self) { try triton.setLoopSetpoint(.kelvin(-1e300)) },
+            #expect(throws: InstrumentError.self) { try triton.setLoopHeaterRange(.milliamperes(1e300)) },
+            #expect(throws: InstrumentError.self) { try triton.setLoopHeaterRange(.milliamperes(-1)) },
+            #expect(throws: InstrumentError.self) { try triton.setLoopRamp(SetpointRamp(enabled: true, kelvinPerMinute: 1e300)) },
+            #expect(throws: InstrumentError.self) { try triton.setLoopRamp(SetpointRamp(enabled: true, kelvinPerMinute: .nan)) },
+            #expect(throws: InstrumentError.self) {
+                try triton.setLoopPID(PIDGains(proportional: 1e300, integral: 0, derivative: 0))
+            },
+            #expect(throws: InstrumentError.self) {
+                try triton.setLoopPID(PIDGains(proportional: 1, integral: .infinity, derivative: 0))
+            },
+        ]
+        #expect(errors.allSatisfy { $0?.kind.isInvalidArgument == true })
+        #expect(script.sent.isEmpty)
+    }
+
     @Test func identifyReadsTheColonSeparatedIdentity() throws {
         let script = Script([("*IDN?\r\n", "IDN:OXFORD INSTRUMENTS:TRITON:T-17:2.1:b\r\n")])
         let identity = try OxfordTriton(transport: ScriptedTransport(script)).identify()

@@ -45,6 +45,17 @@ import Testing
         #expect(error?.kind.isUnexpectedReply == true)
     }
 
+    /// A finite reading whose conversion to pascals overflows (1.0E+307 mbar) is an unexpected reply.
+    @Test(arguments: ["0,1.0E+307", "1,9.9E37", "0,9.91E37"])
+    func overflowingPressuresAreUnexpected(data: String) {
+        let script = Script([("UNI\r", Self.ack), (Self.enq, "0\r\n"), ("PR1\r", Self.ack), (Self.enq, data + "\r\n")])
+        let error = #expect(throws: InstrumentError.self) {
+            try PfeifferTPG366(transport: ScriptedTransport(script)).pressure(gauge: 1)
+        }
+        #expect(error?.kind.isUnexpectedReply == true)
+        #expect(error?.command == "PR1")
+    }
+
     @Test func garbageInsteadOfAckIsUnexpected() {
         let script = Script([("ERR\r", "?\r\n")])
         let error = #expect(throws: InstrumentError.self) { try PfeifferTPG366(transport: ScriptedTransport(script)).errorQueue() }
