@@ -42,11 +42,14 @@ let package = Package(
             name: "Emulator",
             dependencies: ["HAL", "Quantities", .product(name: "Yams", package: "Yams")]),
 
+        // MARK: The node runtime
+        .target(name: "Runtime", dependencies: ["CPlatformShims"]),
+
         // MARK: The CLI
         .executableTarget(
             name: "qrrm",
             dependencies: [
-                "Quantities", "ZeroMQ", "USB", "GPIO", "CPlatformShims", "Emulator",
+                "Quantities", "ZeroMQ", "USB", "GPIO", "Runtime", "Emulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "DriversTests", dependencies: ["Drivers"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "HAL", "Quantities"]),
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(
             name: "InteropTests", dependencies: ["ZeroMQ", "Emulator", "HAL"], path: "Tests/Interop",

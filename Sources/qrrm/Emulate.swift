@@ -32,14 +32,15 @@ struct Emulate: ParsableCommand {
         if let duration {
             do { _ = try Duration(parsing: duration) } catch { throw ValidationError("--duration: \(error)") }
         }
-        if let speedFactor, !(speedFactor > 0 && speedFactor.isFinite) {
-            throw ValidationError("--speed-factor must be a positive number, got \(speedFactor)")
+        if let speedFactor, !(speedFactor > 0 && speedFactor <= HardwareProfile.maximumSpeedFactor) {
+            throw ValidationError(
+                "--speed-factor must be a positive number of at most \(HardwareProfile.maximumSpeedFactor), got \(speedFactor)")
         }
     }
 
     func run() throws {
         var loaded = try HardwareProfile(contentsOf: URL(fileURLWithPath: profile))
-        if let speedFactor { loaded.speedFactor = speedFactor }
+        if let speedFactor { loaded = try loaded.withSpeedFactor(speedFactor) }
         if anyPort {
             for index in loaded.instruments.indices { loaded.instruments[index].port = 0 }
         }

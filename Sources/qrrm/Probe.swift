@@ -1,9 +1,9 @@
 import ArgumentParser
-import CPlatformShims
 import Foundation
 import Synchronization
 import GPIO
 import Quantities
+import Runtime
 import USB
 import ZeroMQ
 
@@ -67,7 +67,7 @@ struct ZeroMQProbe: Encodable {
         var latencies: [Int64] = []
         latencies.reserveCapacity(messages)
         for sequence in 0..<UInt64(messages) {
-            let sentAt = qr_monotonic_ns()
+            let sentAt = Realtime.monotonicNanoseconds
             payload.withUnsafeMutableBytes {
                 $0.storeBytes(of: sequence.littleEndian, toByteOffset: 0, as: UInt64.self)
                 $0.storeBytes(of: sentAt.littleEndian, toByteOffset: 8, as: Int64.self)
@@ -81,7 +81,7 @@ struct ZeroMQProbe: Encodable {
                   try subscriber.receive(into: &inbox, wait: .dontWait) else {
                 throw ProbeFailure("message \(sequence) arrived without its topic and payload frames")
             }
-            latencies.append(qr_monotonic_ns() - sentAt)
+            latencies.append(Realtime.monotonicNanoseconds - sentAt)
             let echoed = inbox.bytes
             guard echoed == payload else {
                 throw ProbeFailure("message \(sequence) arrived with a different payload")
@@ -157,25 +157,29 @@ struct RealtimeReport: Encodable {
 
     static func measure() -> RealtimeReport {
         // Scheduling is per thread: try it on a throw-away thread so this one is unchanged.
-        let fifo = Mutex<Int32>(-1)
+        let fifo = Mutex<String>("")
         let done = DispatchSemaphore(value: 0)
         Thread {
-            fifo.withLock { $0 = qr_set_fifo_priority(80) }
+            fifo.withLock { $0 = outcome { () throws(RealtimeError) in try Realtime.setFIFOPriority(80) } }
             done.signal()
         }.start()
         done.wait()
-        let lock = qr_lock_all_memory()
-        if lock == 0 { _ = qr_unlock_all_memory() }
-        let dma = qr_request_cpu_dma_latency(0)
-        if dma >= 0 { close(dma) }
         return RealtimeReport(
-            fifoPriority80: outcome(fifo.withLock { $0 }),
-            lockMemory: outcome(lock),
-            cpuDMALatency: outcome(dma >= 0 ? 0 : -dma))
+            fifoPriority80: fifo.withLock { $0 },
+            lockMemory: outcome { () throws(RealtimeError) in
+                try Realtime.lockMemory()
+                try Realtime.unlockMemory()
+            },
+            cpuDMALatency: outcome { () throws(RealtimeError) in _ = try Realtime.requestCPUDMALatency(microseconds: 0) })
     }
 
-    private static func outcome(_ errno: Int32) -> String {
-        errno == 0 ? "permitted" : "not permitted: \(String(cString: strerror(errno)))"
+    private static func outcome(_ attempt: () throws(RealtimeError) -> Void) -> String {
+        do {
+            try attempt()
+            return "permitted"
+        } catch {
+            return "not permitted: \(error)"
+        }
     }
 }
 
