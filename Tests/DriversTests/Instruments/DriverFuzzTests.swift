@@ -4,39 +4,22 @@ import Testing
 
 @testable import Drivers
 
-/// SplitMix64: a small seeded generator, so a failing run can be replayed from its seed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// An in-memory transport that answers writes with hostile replies: `reply` builds one of roughly the right
 /// shape from the command written and the one before it (nil: no reply), then the transport may garble,
 /// truncate, split or drop it. A read with nothing to give times out at once.
 final class FuzzTransport: ByteTransport {
     let resource = ResourceName(.loopback(id: "fuzz"))
-    private var random: SeededRandom
+    private var random: SplitMix64
     private let terminator: String
-    private let reply: (_ command: String, _ previous: String, _ random: inout SeededRandom) -> String?
+    private let reply: (_ command: String, _ previous: String, _ random: inout SplitMix64) -> String?
     private var previous = ""
     private var pending: [UInt8] = []
 
     init(
         seed: UInt64, terminator: String,
-        reply: @escaping (_ command: String, _ previous: String, _ random: inout SeededRandom) -> String?
+        reply: @escaping (_ command: String, _ previous: String, _ random: inout SplitMix64) -> String?
     ) {
-        random = SeededRandom(seed: seed)
+        random = SplitMix64(seed: seed)
         self.terminator = terminator
         self.reply = reply
     }
@@ -90,7 +73,7 @@ enum Hostile {
         "16", "25", "50", "100", "1000", "2000", "0.001", "1.732", "0.45", "NaN", "inf", "", "1.5e", "--1", ".", "0x10",
     ]
 
-    static func number(_ random: inout SeededRandom) -> String {
+    static func number(_ random: inout SplitMix64) -> String {
         switch Int.random(in: 0..<4, using: &random) {
         case 0: String(Int.random(in: -2...30, using: &random))
         case 1: String(Double.random(in: -1...1, using: &random) * pow10(Int.random(in: -12...12, using: &random)))
@@ -99,7 +82,7 @@ enum Hostile {
     }
 
     /// `expected` comma-separated numbers, give or take one.
-    static func fields(_ expected: Int, _ random: inout SeededRandom) -> String {
+    static func fields(_ expected: Int, _ random: inout SplitMix64) -> String {
         let count = max(0, expected + Int.random(in: -1...1, using: &random) * Int.random(in: 0...1, using: &random))
         return (0..<count).map { _ in number(&random) }.joined(separator: ",")
     }
@@ -123,10 +106,10 @@ enum Hostile {
 
     /// The generator the calls draw their arguments from, shared with ``run(_:_:)``.
     final class RandomBox {
-        var generator: SeededRandom
+        var generator: SplitMix64
 
         init(seed: UInt64) {
-            generator = SeededRandom(seed: seed)
+            generator = SplitMix64(seed: seed)
         }
     }
 
