@@ -3,12 +3,12 @@
 # the exact apt-get line and stop), and the Python packages the interop tests drive us with.
 
 SHELL := /bin/bash
-DEBIAN_PACKAGES := pkg-config libzmq3-dev libusb-1.0-0-dev libgpiod-dev python3 python3-pip
+DEBIAN_PACKAGES := pkg-config libzmq3-dev libusb-1.0-0-dev libgpiod-dev python3 python3-pip protobuf-compiler
 PYTHON := python3
 PY_REQUIREMENTS := Tests/Interop/requirements.txt
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: run test build deps debian-deps python-deps bench clean-bench
+.PHONY: run test build deps debian-deps python-deps bench clean-bench telemetry-schema
 
 run: debian-deps
 	swift build --product qrrm
@@ -48,3 +48,11 @@ python-deps:
 
 bench: debian-deps
 	Benchmarks/run.sh
+
+# Regenerates Sources/Telemetry/Generated/telemetry.pb.swift from the schema (commit the result).
+# Builds swift-protobuf's protoc plugin from the resolved checkout, in a scratch folder of its own.
+telemetry-schema: debian-deps
+	swift package resolve
+	swift build --package-path .build/checkouts/swift-protobuf --scratch-path .build-protoc-gen-swift --product protoc-gen-swift
+	protoc --plugin=protoc-gen-swift=.build-protoc-gen-swift/debug/protoc-gen-swift --swift_opt=Visibility=Public \
+	  --swift_out=Sources/Telemetry/Generated -I Sources/Telemetry/Schema telemetry.proto

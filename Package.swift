@@ -13,10 +13,16 @@ let package = Package(
         .library(name: "HAL", targets: ["HAL"]),
         .library(name: "Drivers", targets: ["Drivers"]),
         .library(name: "Emulator", targets: ["Emulator"]),
+        .library(name: "Telemetry", targets: ["Telemetry"]),
+        .library(name: "TelemetryRecording", targets: ["TelemetryRecording"]),
+        .library(name: "TelemetryMetrics", targets: ["TelemetryMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: C modules (system libraries through pkg-config, and the one shim target)
@@ -41,6 +47,16 @@ let package = Package(
         .target(
             name: "Emulator",
             dependencies: ["HAL", "Quantities", .product(name: "Yams", package: "Yams")]),
+        // The wire schema's Swift code is generated once and committed (Sources/Telemetry/Generated);
+        // only the SwiftProtobuf runtime is a dependency, never its protoc plugin.
+        .target(
+            name: "Telemetry",
+            dependencies: ["ZeroMQ", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Schema"]),
+        // Recording to SQLite is its own target, so subscribers that do not record need no GRDB.
+        .target(name: "TelemetryRecording", dependencies: ["Telemetry", "ZeroMQ", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The optional Prometheus /metrics endpoint, likewise apart.
+        .target(name: "TelemetryMetrics", dependencies: ["Telemetry", .product(name: "Prometheus", package: "swift-prometheus")]),
 
         // MARK: The node runtime
         .target(name: "Runtime", dependencies: ["CPlatformShims"]),
@@ -49,7 +65,8 @@ let package = Package(
         .executableTarget(
             name: "qrrm",
             dependencies: [
-                "Quantities", "ZeroMQ", "USB", "GPIO", "Runtime", "Emulator",
+                "Quantities", "ZeroMQ", "USB", "GPIO", "Runtime", "Emulator", "Telemetry",
+                "TelemetryRecording", "TelemetryMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -64,8 +81,11 @@ let package = Package(
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ZeroMQ"]),
+        .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),
+        .testTarget(name: "TelemetryMetricsTests", dependencies: ["TelemetryMetrics", "Telemetry"]),
         .testTarget(
-            name: "InteropTests", dependencies: ["ZeroMQ", "Emulator", "HAL"], path: "Tests/Interop",
+            name: "InteropTests", dependencies: ["ZeroMQ", "Emulator", "HAL", "Telemetry"], path: "Tests/Interop",
             exclude: ["python", "requirements.txt"]),
     ],
     swiftLanguageModes: [.v6]

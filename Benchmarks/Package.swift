@@ -57,6 +57,16 @@ let package = Package(
             ],
             path: "Sources/zmq-compare"),
 
+        // Telemetry end to end (record → PUB → TCP → SUB → decode) vs raw libzmq sending the same
+        // frames pre-encoded (Anchors/telemetry_raw.c), interleaved rounds in one invocation.
+        .executableTarget(
+            name: "telemetry-compare",
+            dependencies: [
+                .product(name: "Telemetry", package: mainPackageIdentity),
+                .product(name: "ZeroMQ", package: mainPackageIdentity),
+            ],
+            path: "Sources/telemetry-compare"),
+
         // SCPI round trips: our driver stack to the emulated 372 vs. a C line server
         // (Anchors/line_echo_server.c), interleaved rounds in one invocation.
         .executableTarget(

@@ -5,7 +5,10 @@
 #      rounds in one invocation, with the median Swift/C ratio;
 #   3. scpi-compare: SCPI query round trips from our driver stack to the emulated Lake Shore 372 on
 #      TCP vs a minimal C line server (Anchors/line_echo_server.c), interleaved rounds;
-#   4. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
+#   4. telemetry-compare: samples/s end to end through the Telemetry module vs raw libzmq sending
+#      the same frames pre-encoded (Anchors/telemetry_raw.c), single samples and batches of 64,
+#      with the producer thread's allocations per sample (Anchors/thread_malloc_count.c);
+#   5. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
 #      malloc counts, then the malloc counts again unscaled (per 1000 messages).
 # About a minute and a half after the first build (which takes 5 to 7 minutes on 2 cores).
 # Settings: ROUNDS (default 7), MESSAGES per run (default 2000000), MIN_RATIO (default: none;
@@ -34,12 +37,15 @@ step "building the C anchors (gcc -O2)"
 mkdir -p .build/anchors
 gcc -O2 -Wall -Wextra -o .build/anchors/zmq_pubsub Anchors/zmq_pubsub.c -lzmq -lpthread
 gcc -O2 -Wall -Wextra -o .build/anchors/line_echo_server Anchors/line_echo_server.c
+gcc -O2 -Wall -Wextra -o .build/anchors/telemetry_raw Anchors/telemetry_raw.c -lzmq -lpthread
+gcc -O2 -Wall -Wextra -shared -fPIC -o .build/anchors/thread_malloc_count.so Anchors/thread_malloc_count.c -ldl
 
 step "building zmq-compare and the ZeroMQThroughput benchmarks (swift build -c release)"
 # Only these two products: a plain `swift build` would also build every target of the main
 # package (qrrm, USB, GPIO, ...), which the benchmarks do not need.
 swift build -c release --product zmq-compare
 swift build -c release --product scpi-compare
+swift build -c release --product telemetry-compare
 swift build -c release --product ZeroMQThroughput
 
 step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
@@ -49,6 +55,10 @@ compare_args=(--anchor .build/anchors/zmq_pubsub --rounds "$ROUNDS" --messages "
 
 step "scpi-compare: KRDG? round trips to the emulated 372 vs a C line server, $ROUNDS rounds"
 .build/release/scpi-compare --anchor .build/anchors/line_echo_server --rounds "$ROUNDS" --queries "${QUERIES:-20000}"
+
+step "telemetry-compare: record -> PUB -> TCP -> SUB -> decode vs raw libzmq, $ROUNDS rounds, single and batch 64"
+LD_PRELOAD="$PWD/.build/anchors/thread_malloc_count.so" .build/release/telemetry-compare \
+    --anchor .build/anchors/telemetry_raw --rounds "$ROUNDS" --samples "${SAMPLES:-1000000}"
 
 step "ordo-one benchmarks (per message: scalingFactor .kilo, one iteration = 1000 messages)"
 swift package benchmark --target ZeroMQThroughput --no-progress

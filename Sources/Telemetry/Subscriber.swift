@@ -1,0 +1,288 @@
+import SwiftProtobuf
+import ZeroMQ
+
+/// How a message's sequence number relates to what came before it on its topic.
+public enum Continuity: Sendable, Equatable {
+    /// The first message seen from this publisher on this topic (a late joiner starts anywhere).
+    case first
+    /// The next sequence number: nothing was lost.
+    case inOrder
+    /// `missed` messages were lost before this one.
+    case gap(missed: UInt64)
+    /// The first message on this topic from a new instance of a publisher seen before: it restarted.
+    case restart
+    /// A sequence number at or below one already seen from the same instance (two publishers
+    /// with one id, or a publisher bug); the message is still delivered.
+    case regression(expected: UInt64)
+}
+
+/// One decoded bus message.
+public struct TelemetryMessage: Sendable {
+    /// The first frame: `<node>/<instrument>/<channel>`.
+    public let topic: String
+    public let header: WireFrameHeader
+    public let payload: WirePayload
+    public let continuity: Continuity
+    /// The header and payload frames as received, for recording and replay.
+    public let headerFrame: [UInt8]
+    public let payloadFrame: [UInt8]
+}
+
+/// A publisher and one of its topics: the unit of loss counting.
+public struct StreamKey: Sendable, Hashable, CustomStringConvertible {
+    public let publisherID: String
+    public let topic: String
+    public var description: String { "\(publisherID) \(topic)" }
+}
+
+/// Counts for one publisher and topic.
+public struct StreamStatistics: Sendable, Equatable {
+    /// Messages received.
+    public var messages: UInt64 = 0
+    /// Samples received, single or in batches.
+    public var samples: UInt64 = 0
+    /// Messages lost: the sum of all sequence gaps.
+    public var missed: UInt64 = 0
+    /// How many gaps there were.
+    public var gaps: UInt64 = 0
+    /// Messages whose sequence went backwards.
+    public var regressions: UInt64 = 0
+    /// The highest sequence number seen from the current instance.
+    public var lastSequence: UInt64 = 0
+    /// The publisher instance the sequence belongs to.
+    public var instance: UInt64 = 0
+
+    /// A stream before its first message.
+    public init() {}
+}
+
+/// What the subscriber knows about one publisher.
+public struct PublisherTracking: Sendable, Equatable {
+    /// The publisher's current instance number.
+    public var instance: UInt64
+    /// How often the instance changed: the publisher restarted.
+    public var restarts: UInt64 = 0
+    /// How often messages resumed after a silence longer than three heartbeat intervals
+    /// (a dropped and re-made connection, or a stalled node).
+    public var resumptions: UInt64 = 0
+    /// The publisher's last heartbeat.
+    public var lastHeartbeat: WireHeartbeat?
+    /// When the last message from it arrived (this host's monotonic clock).
+    public var lastHeard: ContinuousClock.Instant
+}
+
+/// Why a bus message was dropped instead of delivered.
+public enum GarbageReason: String, Sendable, CaseIterable, CustomStringConvertible {
+    case wrongFrameCount = "wrong-frame-count"
+    case topicNotUTF8 = "topic-not-utf8"
+    case undecodableHeader = "undecodable-header"
+    case unsupportedSchemaVersion = "unsupported-schema-version"
+    case undecodablePayload = "undecodable-payload"
+    /// A payload with no body this schema version knows.
+    case unknownPayloadKind = "unknown-payload-kind"
+    /// A SampleBatch whose three columns differ in length.
+    case inconsistentBatch = "inconsistent-batch"
+    public var description: String { rawValue }
+}
+
+/// What a subscriber has seen so far.
+public struct SubscriberStatistics: Sendable {
+    public var streams: [StreamKey: StreamStatistics] = [:]
+    public var publishers: [String: PublisherTracking] = [:]
+    public var garbage: [GarbageReason: UInt64] = [:]
+
+    /// Messages lost across all streams.
+    public var totalMissed: UInt64 { streams.values.reduce(0) { $0 + $1.missed } }
+    /// Messages dropped as garbage.
+    public var totalGarbage: UInt64 { garbage.values.reduce(0, +) }
+}
+
+/// A subscriber for the realm: connects to nodes' telemetry endpoints, filters topics by
+/// prefix, decodes every message into its typed payload, counts lost messages per publisher and
+/// topic, notices restarts and resumptions, and drops (and counts) anything malformed.
+///
+/// Like its socket it belongs to one thread at a time.
+public final class TelemetrySubscriber {
+    /// The security every connection of this subscriber uses, snapshot requests included.
+    public let security: TelemetryClientSecurity
+    public private(set) var statistics = SubscriberStatistics()
+    private let context: ZMQContext
+    private let socket: ZMQSocket
+
+    /// Connects to `endpoints`, receiving topics that start with any of `prefixes`
+    /// (`ZMQ_SUBSCRIBE`; "" is everything). `receiveHighWaterMark` (`ZMQ_RCVHWM`) bounds the
+    /// queue of a slow reader; beyond it messages are lost and show up as gaps.
+    public init(
+        connectingTo endpoints: [String], prefixes: [String] = [""], security: TelemetryClientSecurity,
+        receiveHighWaterMark: Int32 = 100_000, context: ZMQContext? = nil
+    ) throws(TelemetryError) {
+        self.security = security
+        let context = try existingOrNew(context, for: "the subscriber")
+        self.context = context
+        socket = try zmq("opening the telemetry SUB socket") { () throws(ZMQError) in try context.socket(.sub) }
+        try zmq("configuring the telemetry SUB socket") { () throws(ZMQError) in
+            try security.apply(to: socket)
+            try socket.set(.receiveHighWaterMark, receiveHighWaterMark)
+            try socket.set(.linger, .zero)
+        }
+        for prefix in prefixes {
+            try zmq("subscribing to \"\(prefix)\"") { () throws(ZMQError) in try socket.subscribe(prefix) }
+        }
+        for endpoint in endpoints {
+            try zmq("connecting to the telemetry endpoint \(endpoint)") { () throws(ZMQError) in try socket.connect(endpoint) }
+        }
+    }
+
+    /// The next well-formed message, or nil when none arrived within `wait`. Malformed
+    /// messages are counted in ``SubscriberStatistics/garbage`` and skipped.
+    public func receive(wait: Wait = .forever) throws(TelemetryError) -> TelemetryMessage? {
+        let deadline: ContinuousClock.Instant? = if case .timeout(let limit) = wait { .now + limit } else { nil }
+        var current = wait
+        while true {
+            let received = try zmq("receiving telemetry") { () throws(ZMQError) -> [[UInt8]]? in
+                try socket.receiveMultipart(wait: current)
+            }
+            guard let frames = received else { return nil }
+            switch decode(frames) {
+            case .message(let message): return message
+            case .garbage(let reason): statistics.garbage[reason, default: 0] += 1
+            }
+            if let deadline { current = .timeout(max(.zero, deadline - .now)) }
+        }
+    }
+
+    /// A decoded message, or why the frames are garbage.
+    enum Decoded {
+        case message(TelemetryMessage)
+        case garbage(GarbageReason)
+    }
+
+    /// Decodes one bus message and updates the loss counts.
+    func decode(_ frames: [[UInt8]]) -> Decoded {
+        guard frames.count == 3 else { return .garbage(.wrongFrameCount) }
+        guard let topic = String(validating: frames[0], as: UTF8.self) else { return .garbage(.topicNotUTF8) }
+        guard let header = try? WireFrameHeader(serializedBytes: frames[1]),
+              header.sequence > 0, !header.publisherID.isEmpty else { return .garbage(.undecodableHeader) }
+        guard header.schemaVersion == telemetrySchemaVersion else { return .garbage(.unsupportedSchemaVersion) }
+        guard let payload = try? WirePayload(serializedBytes: frames[2]) else { return .garbage(.undecodablePayload) }
+        let samples: UInt64
+        switch payload.body {
+        case nil:
+            return .garbage(.unknownPayloadKind)
+        case .batch(let batch):
+            guard batch.values.count == batch.hardwareTimeNs.count, batch.values.count == batch.hostTimeNs.count else {
+                return .garbage(.inconsistentBatch)
+            }
+            samples = UInt64(batch.values.count)
+        case .sample:
+            samples = 1
+        default:
+            samples = 0
+        }
+        let continuity = track(topic: topic, header: header, payload: payload, samples: samples)
+        return .message(TelemetryMessage(
+            topic: topic, header: header, payload: payload, continuity: continuity,
+            headerFrame: frames[1], payloadFrame: frames[2]))
+    }
+
+    /// Sequence bookkeeping for one well-formed message.
+    private func track(topic: String, header: WireFrameHeader, payload: WirePayload, samples: UInt64) -> Continuity {
+        let now = ContinuousClock.now
+        let id = header.publisherID
+        if var publisher = statistics.publishers[id] {
+            if publisher.instance != header.publisherInstance {
+                publisher.restarts += 1
+                publisher.instance = header.publisherInstance
+            } else if let interval = publisher.lastHeartbeat?.intervalS, interval > 0,
+                      now - publisher.lastHeard > .seconds(3 * interval) {
+                publisher.resumptions += 1
+            }
+            publisher.lastHeard = now
+            statistics.publishers[id] = publisher
+        } else {
+            statistics.publishers[id] = PublisherTracking(instance: header.publisherInstance, lastHeard: now)
+        }
+        if case .heartbeat(let heartbeat) = payload.body { statistics.publishers[id]?.lastHeartbeat = heartbeat }
+
+        let key = StreamKey(publisherID: id, topic: topic)
+        var stream = statistics.streams[key] ?? StreamStatistics()
+        let continuity: Continuity
+        let sequence = header.sequence
+        if stream.messages == 0 {
+            continuity = .first
+        } else if stream.instance != header.publisherInstance {
+            continuity = .restart
+        } else if sequence == stream.lastSequence &+ 1 {
+            continuity = .inOrder
+        } else if sequence > stream.lastSequence {
+            let missed = sequence - stream.lastSequence - 1
+            stream.missed += missed
+            stream.gaps += 1
+            continuity = .gap(missed: missed)
+        } else {
+            stream.regressions += 1
+            continuity = .regression(expected: stream.lastSequence &+ 1)
+        }
+        if case .regression = continuity {} else {
+            stream.lastSequence = sequence
+            stream.instance = header.publisherInstance
+        }
+        stream.messages += 1
+        stream.samples += samples
+        statistics.streams[key] = stream
+        return continuity
+    }
+
+    /// Asks a node's snapshot endpoint for the descriptor and last value of every channel
+    /// under `prefix` (REQ: one SnapshotRequest frame, one Snapshot frame back), with this
+    /// subscriber's security. A client the node does not admit gets no reply: the call then
+    /// throws ``TelemetryError/snapshotTimedOut(endpoint:after:)``.
+    public func fetchSnapshot(from endpoint: String, prefix: String = "", timeout: Duration = .seconds(3)) throws(TelemetryError) -> WireSnapshot {
+        try TelemetrySnapshotClient.fetch(from: endpoint, prefix: prefix, security: security, timeout: timeout, context: context)
+    }
+}
+
+/// Requests a node's snapshot (REQ → the node's ROUTER).
+public enum TelemetrySnapshotClient {
+    /// One request–reply round trip; see ``TelemetrySubscriber/fetchSnapshot(from:prefix:timeout:)``.
+    public static func fetch(
+        from endpoint: String, prefix: String = "", security: TelemetryClientSecurity,
+        timeout: Duration = .seconds(3), context: ZMQContext? = nil
+    ) throws(TelemetryError) -> WireSnapshot {
+        let context = try existingOrNew(context, for: "the snapshot client")
+        let deadline = ContinuousClock.now + timeout
+        let request = WireSnapshotRequest.with { $0.prefix = prefix }
+        // proto3 messages have no required fields, so serialization cannot fail.
+        let bytes: [UInt8] = try! request.serializedBytes()
+        let reply: [UInt8]? = try zmq("requesting a snapshot from \(endpoint)") { () throws(ZMQError) -> [UInt8]? in
+            let socket = try context.socket(.req)
+            try security.apply(to: socket)
+            try socket.set(.linger, .zero)
+            try socket.connect(endpoint)
+            do throws(ZMQError) {
+                try socket.send(bytes, wait: .timeout(max(.zero, deadline - .now)))
+            } catch where error.isWouldBlock {
+                return nil
+            }
+            return try socket.receiveFrame(wait: .timeout(max(.zero, deadline - .now)))
+        }
+        guard let reply else { throw .snapshotTimedOut(endpoint: endpoint, after: timeout) }
+        let snapshot: WireSnapshot
+        do {
+            snapshot = try WireSnapshot(serializedBytes: reply)
+        } catch {
+            throw .malformedSnapshot(endpoint: endpoint, reason: "the reply (\(reply.count) bytes) is not a Snapshot: \(error)")
+        }
+        guard snapshot.error.isEmpty else { throw .malformedSnapshot(endpoint: endpoint, reason: "the node refused the request: \(snapshot.error)") }
+        guard snapshot.schemaVersion == telemetrySchemaVersion else {
+            throw .malformedSnapshot(endpoint: endpoint, reason: "schema version \(snapshot.schemaVersion), expected \(telemetrySchemaVersion)")
+        }
+        return snapshot
+    }
+}
+
+/// `context`, or a new ZeroMQ context for `owner` (`zmq_ctx_new`).
+private func existingOrNew(_ context: ZMQContext?, for owner: String) throws(TelemetryError) -> ZMQContext {
+    if let context { return context }
+    return try zmq("creating a ZeroMQ context for \(owner)") { () throws(ZMQError) in try ZMQContext() }
+}
