@@ -110,9 +110,10 @@ public final class GPIOChip {
 @available(*, unavailable, message: "libgpiod v1 chips are not thread-safe")
 extension GPIOChip: Sendable {}
 
-/// The name of a directory entry (its d_name).
+/// The name of a directory entry (its d_name), read in place up to its NUL. scandir allocates each
+/// entry only as long as its name needs, so copying the whole 256-byte d_name array would read past
+/// the allocation.
 private func fileName(_ entry: UnsafeMutablePointer<dirent>) -> String {
-    withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-        String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-    }
+    let name = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: name.assumingMemoryBound(to: CChar.self))
 }
