@@ -63,7 +63,8 @@ enum ProducerRecord {
 
 /// The producing end of one lock-free ring into the publisher thread.
 ///
-/// `~Copyable`, so exactly one owner (one thread) produces into its ring. Recording a sample
+/// `~Copyable` with `mutating` producing methods, so exactly one owner produces into its ring at
+/// a time: static exclusivity refuses two simultaneous borrows. Recording a sample
 /// takes no lock, performs no I/O and allocates nothing: safe in the real-time step. When the
 /// ring is full the sample is dropped and counted; the producer never waits.
 public struct TelemetryProducer: ~Copyable, Sendable {
@@ -76,13 +77,13 @@ public struct TelemetryProducer: ~Copyable, Sendable {
     /// Records one sample of `channel`, stamped with the host's CLOCK_REALTIME now.
     /// Returns false when the ring was full and the sample was dropped.
     @inline(__always) @discardableResult
-    public func record(_ channel: TelemetryChannel, _ value: Double, hardwareTimeNs: Int64 = 0) -> Bool {
+    public mutating func record(_ channel: TelemetryChannel, _ value: Double, hardwareTimeNs: Int64 = 0) -> Bool {
         record(channel, value, hardwareTimeNs: hardwareTimeNs, hostTimeNs: TelemetryClock.wallNanoseconds())
     }
 
     /// Records one sample of `channel` with both of its timestamps.
     @inline(__always) @discardableResult
-    public func record(_ channel: TelemetryChannel, _ value: Double, hardwareTimeNs: Int64, hostTimeNs: Int64) -> Bool {
+    public mutating func record(_ channel: TelemetryChannel, _ value: Double, hardwareTimeNs: Int64, hostTimeNs: Int64) -> Bool {
         precondition(channel.owner == owner, "channel \(channel.topic) was declared on another publisher")
         return ring.push(.sample(channel: channel.index, value: value, hardwareTimeNs: hardwareTimeNs, hostTimeNs: hostTimeNs))
     }
@@ -91,7 +92,7 @@ public struct TelemetryProducer: ~Copyable, Sendable {
     /// `topic`, which must belong to this node. The payload is already built, so this is for
     /// the control thread, not the real-time step. Returns false when the ring was full.
     @discardableResult
-    public func publish(_ payload: WirePayload, on topic: TelemetryTopic) throws(TelemetryError) -> Bool {
+    public mutating func publish(_ payload: WirePayload, on topic: TelemetryTopic) throws(TelemetryError) -> Bool {
         guard topic.node == nodeID else {
             throw .invalidTopic(topic.description, reason: "belongs to node \"\(topic.node)\", not to this publisher's node \"\(nodeID)\"")
         }
@@ -129,9 +130,7 @@ public final class TelemetryPublisher: Sendable {
         guard configuration.batchSize >= 1 && configuration.batchSize <= 65_536 else {
             throw .invalidConfiguration("batchSize \(configuration.batchSize) is not within 1…65536")
         }
-        guard configuration.producerRingCapacity >= 1 && configuration.producerRingCapacity <= 1 << 24 else {
-            throw .invalidConfiguration("producerRingCapacity \(configuration.producerRingCapacity) is not within 1…16777216")
-        }
+        try Self.checkRingCapacity(configuration.producerRingCapacity, name: "producerRingCapacity")
         guard configuration.heartbeatInterval > .zero else {
             throw .invalidConfiguration("heartbeatInterval must be positive, got \(configuration.heartbeatInterval)")
         }
@@ -164,6 +163,9 @@ public final class TelemetryPublisher: Sendable {
             }
             try zmq("setting ZMQ_SNDHWM \(configuration.sendHighWaterMark) on the telemetry PUB socket") { () throws(ZMQError) in
                 try publisher.set(.sendHighWaterMark, configuration.sendHighWaterMark)
+            }
+            try zmq("setting ZMQ_MAXMSGSIZE on the snapshot ROUTER socket") { () throws(ZMQError) in
+                try snapshot.set(.maxMessageSize, TelemetrySubscriber.maximumFrameSize)
             }
             let endpoint = try zmq("binding the telemetry endpoint \(configuration.endpoint)") { () throws(ZMQError) in
                 try publisher.bind(configuration.endpoint)
@@ -212,9 +214,28 @@ public final class TelemetryPublisher: Sendable {
         return TelemetryChannel(index: index, owner: ObjectIdentifier(shared), topic: topic)
     }
 
-    /// A new producer with its own ring, for one thread (the real-time loop, a driver's poller).
-    public func makeProducer(ringCapacity: Int? = nil) -> TelemetryProducer {
-        let ring = SPSCRing<ProducerRecord>(minimumCapacity: ringCapacity ?? self.ringCapacity)
+    /// Throws ``TelemetryError/invalidConfiguration(_:)`` unless `capacity` is within 1…16777216.
+    private static func checkRingCapacity(_ capacity: Int, name: String) throws(TelemetryError) {
+        guard capacity >= 1 && capacity <= 1 << 24 else {
+            throw .invalidConfiguration("\(name) \(capacity) is not within 1…16777216")
+        }
+    }
+
+    /// A new producer with its own ring of the configured ``TelemetryPublisherConfiguration/producerRingCapacity``,
+    /// for one thread (the real-time loop, a driver's poller).
+    public func makeProducer() -> TelemetryProducer {
+        makeProducer(validatedCapacity: ringCapacity)
+    }
+
+    /// A new producer with a ring of at least `ringCapacity` slots (1…16777216, else
+    /// ``TelemetryError/invalidConfiguration(_:)``).
+    public func makeProducer(ringCapacity: Int) throws(TelemetryError) -> TelemetryProducer {
+        try Self.checkRingCapacity(ringCapacity, name: "ringCapacity")
+        return makeProducer(validatedCapacity: ringCapacity)
+    }
+
+    private func makeProducer(validatedCapacity: Int) -> TelemetryProducer {
+        let ring = SPSCRing<ProducerRecord>(minimumCapacity: validatedCapacity)
         shared.registry.withLock { $0.rings.append(ring) }
         shared.generation.add(1, ordering: .releasing)
         return TelemetryProducer(ring: ring, owner: ObjectIdentifier(shared), nodeID: nodeID)

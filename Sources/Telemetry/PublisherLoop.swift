@@ -288,13 +288,22 @@ final class PublisherLoop {
 
     // MARK: Snapshot
 
-    /// Answers every waiting snapshot request (ROUTER: `[identity…][empty][SnapshotRequest]`).
-    private func serveSnapshots(wait: Duration) throws(ZMQError) {
+    /// Requests taken off the snapshot socket per pass, so a flood cannot starve the rings.
+    static let snapshotRequestsPerPass = 16
+    /// Frames in the largest request answered: the identity, a few envelope frames, the request.
+    static let maximumSnapshotFrames = 8
+
+    /// Answers up to ``snapshotRequestsPerPass`` waiting snapshot requests
+    /// (ROUTER: `[identity…][empty][SnapshotRequest]`); requests of fewer than 2 or more than
+    /// ``maximumSnapshotFrames`` frames are dropped unanswered.
+    func serveSnapshots(wait: Duration) throws(ZMQError) {
         guard try poller.poll(timeout: wait) > 0 else { return }
-        while let frames = try snapshot.receiveMultipart(wait: .dontWait) {
+        var flushed = false
+        for _ in 0..<Self.snapshotRequestsPerPass {
+            guard let frames = try snapshot.receiveMultipart(wait: .dontWait) else { return }
             // The envelope is everything up to the empty delimiter a REQ client adds
             // (a DEALER client may send none: then it is the identity frame alone).
-            guard frames.count >= 2 else { continue }
+            guard frames.count >= 2 && frames.count <= Self.maximumSnapshotFrames else { continue }
             let envelope = Array(frames.dropLast())
             var reply = WireSnapshot()
             reply.schemaVersion = telemetrySchemaVersion
@@ -303,7 +312,10 @@ final class PublisherLoop {
             reply.wallNs = TelemetryClock.wallNanoseconds()
             do {
                 let request = try WireSnapshotRequest(serializedBytes: frames[frames.count - 1])
-                try flushBatches(now: 0, all: true)
+                if !flushed {
+                    try flushBatches(now: 0, all: true)
+                    flushed = true
+                }
                 reply.announcement = announcement
                 reply.channels = channels.filter { $0.descriptor.topic.hasPrefix(request.prefix) }.map { channel in
                     WireChannelState.with { state in

@@ -11,8 +11,9 @@ public enum Continuity: Sendable, Equatable {
     case gap(missed: UInt64)
     /// The first message on this topic from a new instance of a publisher seen before: it restarted.
     case restart
-    /// A sequence number at or below one already seen from the same instance (two publishers
-    /// with one id, or a publisher bug); the message is still delivered.
+    /// A sequence number at or below one already seen from the same instance, or one more than
+    /// 2^32 ahead of it (two publishers with one id, a publisher bug, or a hostile peer); the
+    /// message is still delivered, and the stream keeps its sequence.
     case regression(expected: UInt64)
 }
 
@@ -82,6 +83,12 @@ public enum GarbageReason: String, Sendable, CaseIterable, CustomStringConvertib
     case unknownPayloadKind = "unknown-payload-kind"
     /// A SampleBatch whose three columns differ in length.
     case inconsistentBatch = "inconsistent-batch"
+    /// A topic that is not `<node>/<instrument>/<channel>` (see ``TelemetryTopic``).
+    case invalidTopic = "invalid-topic"
+    /// A Heartbeat whose interval is negative, not finite, or a day or longer.
+    case invalidHeartbeat = "invalid-heartbeat"
+    /// A new publisher–topic stream beyond ``TelemetrySubscriber/trackingLimit``.
+    case tooManyStreams = "too-many-streams"
     public var description: String { rawValue }
 }
 
@@ -91,10 +98,17 @@ public struct SubscriberStatistics: Sendable {
     public var publishers: [String: PublisherTracking] = [:]
     public var garbage: [GarbageReason: UInt64] = [:]
 
-    /// Messages lost across all streams.
-    public var totalMissed: UInt64 { streams.values.reduce(0) { $0 + $1.missed } }
-    /// Messages dropped as garbage.
-    public var totalGarbage: UInt64 { garbage.values.reduce(0, +) }
+    /// Messages lost across all streams (saturating at `UInt64.max`).
+    public var totalMissed: UInt64 { streams.values.reduce(0) { saturatingSum($0, $1.missed) } }
+    /// Messages dropped as garbage (saturating at `UInt64.max`).
+    public var totalGarbage: UInt64 { garbage.values.reduce(0, saturatingSum) }
+}
+
+/// `a + b`, or `UInt64.max` where that overflows: counters fed by peers never trap.
+@inline(__always)
+func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? .max : sum
 }
 
 /// A subscriber for the realm: connects to nodes' telemetry endpoints, filters topics by
@@ -103,6 +117,12 @@ public struct SubscriberStatistics: Sendable {
 ///
 /// Like its socket it belongs to one thread at a time.
 public final class TelemetrySubscriber {
+    /// The most publisher–topic streams whose statistics are kept (and so the most publishers:
+    /// each has a stream); messages that would add one more are garbage (``GarbageReason/tooManyStreams``).
+    public static let trackingLimit = 4096
+    /// The largest frame accepted (`ZMQ_MAXMSGSIZE`): a peer sending more is disconnected.
+    /// 2 MiB holds the largest SampleBatch a publisher sends (65536 samples, 24 bytes each).
+    public static let maximumFrameSize: Int64 = 2 << 20
     /// The security every connection of this subscriber uses, snapshot requests included.
     public let security: TelemetryClientSecurity
     public private(set) var statistics = SubscriberStatistics()
@@ -123,6 +143,7 @@ public final class TelemetrySubscriber {
         try zmq("configuring the telemetry SUB socket") { () throws(ZMQError) in
             try security.apply(to: socket)
             try socket.set(.receiveHighWaterMark, receiveHighWaterMark)
+            try socket.set(.maxMessageSize, Self.maximumFrameSize)
             try socket.set(.linger, .zero)
         }
         for prefix in prefixes {
@@ -145,7 +166,7 @@ public final class TelemetrySubscriber {
             guard let frames = received else { return nil }
             switch decode(frames) {
             case .message(let message): return message
-            case .garbage(let reason): statistics.garbage[reason, default: 0] += 1
+            case .garbage(let reason): statistics.garbage[reason] = saturatingSum(statistics.garbage[reason] ?? 0, 1)
             }
             if let deadline { current = .timeout(max(.zero, deadline - .now)) }
         }
@@ -161,6 +182,7 @@ public final class TelemetrySubscriber {
     func decode(_ frames: [[UInt8]]) -> Decoded {
         guard frames.count == 3 else { return .garbage(.wrongFrameCount) }
         guard let topic = String(validating: frames[0], as: UTF8.self) else { return .garbage(.topicNotUTF8) }
+        guard (try? TelemetryTopic(topic)) != nil else { return .garbage(.invalidTopic) }
         guard let header = try? WireFrameHeader(serializedBytes: frames[1]),
               header.sequence > 0, !header.publisherID.isEmpty else { return .garbage(.undecodableHeader) }
         guard header.schemaVersion == telemetrySchemaVersion else { return .garbage(.unsupportedSchemaVersion) }
@@ -176,26 +198,39 @@ public final class TelemetrySubscriber {
             samples = UInt64(batch.values.count)
         case .sample:
             samples = 1
+        case .heartbeat(let heartbeat):
+            // Bounded so that three intervals are a valid Duration.
+            guard heartbeat.intervalS.isFinite, heartbeat.intervalS >= 0, heartbeat.intervalS < 86_400 else {
+                return .garbage(.invalidHeartbeat)
+            }
+            samples = 0
         default:
             samples = 0
         }
-        let continuity = track(topic: topic, header: header, payload: payload, samples: samples)
+        let key = StreamKey(publisherID: header.publisherID, topic: topic)
+        if statistics.streams[key] == nil && statistics.streams.count >= Self.trackingLimit { return .garbage(.tooManyStreams) }
+        let continuity = track(key, header: header, payload: payload, samples: samples)
         return .message(TelemetryMessage(
             topic: topic, header: header, payload: payload, continuity: continuity,
             headerFrame: frames[1], payloadFrame: frames[2]))
     }
 
+    /// The largest forward jump of a sequence counted as a gap; a larger one is a regression
+    /// (no publisher loses four billion messages on one topic between two that arrive).
+    static let maximumGap: UInt64 = 1 << 32
+
     /// Sequence bookkeeping for one well-formed message.
-    private func track(topic: String, header: WireFrameHeader, payload: WirePayload, samples: UInt64) -> Continuity {
+    private func track(_ key: StreamKey, header: WireFrameHeader, payload: WirePayload, samples: UInt64) -> Continuity {
         let now = ContinuousClock.now
-        let id = header.publisherID
+        let id = key.publisherID
         if var publisher = statistics.publishers[id] {
             if publisher.instance != header.publisherInstance {
-                publisher.restarts += 1
+                publisher.restarts = saturatingSum(publisher.restarts, 1)
                 publisher.instance = header.publisherInstance
             } else if let interval = publisher.lastHeartbeat?.intervalS, interval > 0,
                       now - publisher.lastHeard > .seconds(3 * interval) {
-                publisher.resumptions += 1
+                // decode() admits only intervals within 0..<86400 s, so this Duration is valid.
+                publisher.resumptions = saturatingSum(publisher.resumptions, 1)
             }
             publisher.lastHeard = now
             statistics.publishers[id] = publisher
@@ -204,7 +239,6 @@ public final class TelemetrySubscriber {
         }
         if case .heartbeat(let heartbeat) = payload.body { statistics.publishers[id]?.lastHeartbeat = heartbeat }
 
-        let key = StreamKey(publisherID: id, topic: topic)
         var stream = statistics.streams[key] ?? StreamStatistics()
         let continuity: Continuity
         let sequence = header.sequence
@@ -214,21 +248,21 @@ public final class TelemetrySubscriber {
             continuity = .restart
         } else if sequence == stream.lastSequence &+ 1 {
             continuity = .inOrder
-        } else if sequence > stream.lastSequence {
+        } else if sequence > stream.lastSequence, sequence - stream.lastSequence <= Self.maximumGap {
             let missed = sequence - stream.lastSequence - 1
-            stream.missed += missed
-            stream.gaps += 1
+            stream.missed = saturatingSum(stream.missed, missed)
+            stream.gaps = saturatingSum(stream.gaps, 1)
             continuity = .gap(missed: missed)
         } else {
-            stream.regressions += 1
+            stream.regressions = saturatingSum(stream.regressions, 1)
             continuity = .regression(expected: stream.lastSequence &+ 1)
         }
         if case .regression = continuity {} else {
             stream.lastSequence = sequence
             stream.instance = header.publisherInstance
         }
-        stream.messages += 1
-        stream.samples += samples
+        stream.messages = saturatingSum(stream.messages, 1)
+        stream.samples = saturatingSum(stream.samples, samples)
         statistics.streams[key] = stream
         return continuity
     }

@@ -64,8 +64,11 @@ public final class TelemetryRecorder {
     private var pending: [RecordedMessage] = []
     private var lastPrune: ContinuousClock.Instant?
 
-    /// Opens (or creates) the recording at `path`.
+    /// Opens (or creates) the recording at `path`. A `retention` must be positive.
     public init(path: String, retention: Duration? = nil) throws(RecordingError) {
+        if let retention, retention <= .zero {
+            throw RecordingError(path: path, operation: "opening for recording", reason: "the retention must be positive, got \(retention)")
+        }
         self.path = path
         self.retention = retention
         var configuration = Configuration()
@@ -121,7 +124,8 @@ public final class TelemetryRecorder {
         let now = ContinuousClock.now
         if let lastPrune, now - lastPrune < .seconds(1) { return }
         lastPrune = now
-        let cutoff = wallNanoseconds() - nanoseconds(retention)
+        let (cutoff, overflow) = wallNanoseconds().subtractingReportingOverflow(nanoseconds(retention))
+        if overflow { return }
         do {
             try database.write { db in
                 try db.execute(sql: "DELETE FROM message WHERE received_wall_ns < ?", arguments: [cutoff])
@@ -167,21 +171,43 @@ public struct TelemetryRecording: Sendable {
         var arguments: [any DatabaseValueConvertible] = [id]
         for prefix in prefixes { arguments += [prefix, prefix] }
         arguments.append(limit)
-        let sql = "SELECT * FROM message WHERE id > ?\(filter) ORDER BY id LIMIT ?"
-        return try read("reading messages after row \(id)") { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
-                RecordedMessage(
-                    id: row["id"], receivedMonotonicNs: row["received_monotonic_ns"], receivedWallNs: row["received_wall_ns"],
-                    topic: row["topic"], publisherID: row["publisher"],
-                    sequence: UInt64(bitPattern: row["sequence"] as Int64),
-                    header: [UInt8](row["header"] as Data), payload: [UInt8](row["payload"] as Data))
+        let sql = "SELECT \(Self.columns.joined(separator: ", ")) FROM message WHERE id > ?\(filter) ORDER BY id LIMIT ?"
+        let operation = "reading messages after row \(id)"
+        return try read(operation) { db in
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row throws(RecordingError) in
+                try message(Array(row.databaseValues), operation: operation)
             }
         }
+    }
+
+    /// The columns `messages` selects, in the order ``message(_:operation:)`` reads them.
+    private static let columns = ["id", "received_monotonic_ns", "received_wall_ns", "topic", "publisher", "sequence", "header", "payload"]
+
+    /// One row of ``columns`` as a message; a NULL or a value of the wrong type (a damaged or
+    /// foreign file) throws, naming the row and the column.
+    private func message(_ values: [DatabaseValue], operation: String) throws(RecordingError) -> RecordedMessage {
+        func value<T: DatabaseValueConvertible>(_ index: Int, _ type: T.Type, rowID: String) throws(RecordingError) -> T {
+            guard let converted = T.fromDatabaseValue(values[index]) else {
+                throw RecordingError(
+                    path: path, operation: operation,
+                    reason: "row \(rowID), column \(Self.columns[index]): \(values[index]) is not \(T.self)")
+            }
+            return converted
+        }
+        let id = try value(0, Int64.self, rowID: "\(values[0])")
+        let rowID = "\(id)"
+        return RecordedMessage(
+            id: id, receivedMonotonicNs: try value(1, Int64.self, rowID: rowID), receivedWallNs: try value(2, Int64.self, rowID: rowID),
+            topic: try value(3, String.self, rowID: rowID), publisherID: try value(4, String.self, rowID: rowID),
+            sequence: UInt64(bitPattern: try value(5, Int64.self, rowID: rowID)),
+            header: [UInt8](try value(6, Data.self, rowID: rowID)), payload: [UInt8](try value(7, Data.self, rowID: rowID)))
     }
 
     private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(RecordingError) -> T {
         do {
             return try database.read(body)
+        } catch let error as RecordingError {
+            throw error
         } catch {
             throw RecordingError(path: path, operation: operation, reason: "\(error)")
         }

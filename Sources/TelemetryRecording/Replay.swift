@@ -32,11 +32,18 @@ public final class TelemetryReplayer {
 
     deinit { authenticator?.stop() }
 
+    /// The latest a message is sent after the first, in ns (about 285 years): recorded clocks
+    /// are file data, so their differences divided by the speed are clamped to 0…this.
+    static let maximumOffsetNs = 9e18
+
     /// Sends every message of `recording` under `prefixes` (all when empty); `speed` 2 plays
     /// twice as fast as recorded, nil as fast as possible. Returns how many were sent.
+    /// A `speed` that is not finite and positive throws ``TelemetryError/invalidConfiguration(_:)``.
     @discardableResult
     public func replay(_ recording: TelemetryRecording, prefixes: [String] = [], speed: Double?) throws -> Int {
-        if let speed { precondition(speed > 0 && speed.isFinite, "replay speed must be positive, got \(speed)") }
+        if let speed, !(speed.isFinite && speed > 0) {
+            throw TelemetryError.invalidConfiguration("replay speed must be finite and positive, got \(speed)")
+        }
         var sent = 0
         var after: Int64 = 0
         var origin: (recorded: Int64, replayed: ContinuousClock.Instant)?
@@ -48,8 +55,8 @@ public final class TelemetryReplayer {
                 if let speed {
                     let start = origin ?? (message.receivedMonotonicNs, ContinuousClock.now)
                     origin = start
-                    let offset = Double(message.receivedMonotonicNs - start.recorded) / speed
-                    let due = start.replayed + .nanoseconds(Int64(offset))
+                    let offset = (Double(message.receivedMonotonicNs) - Double(start.recorded)) / speed
+                    let due = start.replayed + .nanoseconds(Int64(min(max(offset, 0), Self.maximumOffsetNs)))
                     let wait = due - .now
                     if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18) }
                 }

@@ -35,7 +35,9 @@ struct Record: ParsableCommand {
     var duration: String?
 
     func validate() throws {
-        _ = try parseDuration(retention, option: "--retention")
+        if let retention = try parseDuration(retention, option: "--retention"), retention <= .zero {
+            throw ValidationError("--retention must be positive, got \(retention)")
+        }
         _ = try parseDuration(commitInterval, option: "--commit-interval")
         _ = try parseDuration(duration, option: "--duration")
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
@@ -103,7 +105,8 @@ struct Replay: ParsableCommand {
     var plaintext = false
 
     func validate() throws {
-        guard speed > 0 && speed.isFinite else { throw ValidationError("--speed must be positive, got \(speed)") }
+        // Below 1e-6 one recorded second would take more than 11 days: a hang, not a replay.
+        guard speed >= 1e-6 && speed <= 1e6 else { throw ValidationError("--speed must be within 1e-6…1e6, got \(speed)") }
         _ = try parseDuration(waitForSubscribers, option: "--wait-for-subscribers")
         if plaintext == (secretKeyFile != nil) {
             throw ValidationError("give --secret-key-file (and --allow keys) for CURVE, or --plaintext")

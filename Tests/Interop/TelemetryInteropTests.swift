@@ -56,7 +56,7 @@ struct TelemetryInteropTests {
         let mxc = try publisher.declare(WireChannelDescriptor.with {
             $0.topic = "node1/ls372/mxc"; $0.instrument = "ls372"; $0.channel = "mxc"; $0.unit = "K"
         })
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
 
         // The gap injector: a second CURVE publisher with the same server key and allow-list,
         // sending well-formed frames whose sequence skips two numbers on purpose.

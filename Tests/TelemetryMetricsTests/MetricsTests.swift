@@ -25,7 +25,7 @@ struct MetricsTests {
         }
         try pump { metrics.exposition().contains("qrrm_node_uptime_seconds") }
         let channel = try publisher.declare(WireChannelDescriptor.with { $0.topic = "node1/ls372/mxc"; $0.unit = "K" })
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
         producer.record(channel, 0.0101)
         producer.record(channel, 0.0102)
         try pump { metrics.exposition().contains("0.0102") }

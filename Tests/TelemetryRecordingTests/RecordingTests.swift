@@ -44,7 +44,7 @@ struct RecordingTests {
     func roundTrip() throws {
         let (publisher, subscriber, channel) = try connectedPair()
         defer { publisher.stop() }
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
         for i in 0..<50 { producer.record(channel, Double(i)) }
         let messages = try receive(51, on: "node1/ls372/mxc", from: subscriber)
         try #require(messages.count == 51)
@@ -69,7 +69,8 @@ struct RecordingTests {
     func retention() throws {
         let (publisher, subscriber, channel) = try connectedPair()
         defer { publisher.stop() }
-        publisher.makeProducer().record(channel, 1)
+        var producer = publisher.makeProducer()
+        producer.record(channel, 1)
         let messages = try receive(2, on: "node1/ls372/mxc", from: subscriber)
         let path = temporaryRecording("retention.sqlite")
         let recorder = try TelemetryRecorder(path: path, retention: .milliseconds(100))
@@ -89,7 +90,7 @@ struct RecordingTests {
         do {
             let (publisher, subscriber, channel) = try connectedPair()
             defer { publisher.stop() }
-            let producer = publisher.makeProducer()
+            var producer = publisher.makeProducer()
             let recorder = try TelemetryRecorder(path: path)
             for i in 0..<10 {
                 producer.record(channel, Double(i))
@@ -137,7 +138,7 @@ struct RecordingTests {
         defer { publisher.stop() }
         let channel = try publisher.declare(WireChannelDescriptor.with { $0.topic = "node1/ls372/mxc"; $0.unit = "K" })
         let path = temporaryRecording("killed.sqlite")
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
         var value = 0.0
         var committedBefore = 0
 

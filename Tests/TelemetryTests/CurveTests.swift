@@ -12,7 +12,7 @@ struct CurveTests {
         let publisher = try makePublisher(security: .curve(serverKeys: server, allowedClients: [listed.publicKey]))
         defer { publisher.stop() }
         let channel = try publisher.declare(descriptor("node1/ls372/mxc"))
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
 
         let good = try TelemetrySubscriber(
             connectingTo: [publisher.endpoint], security: .curve(serverKey: server.publicKey, clientKeys: listed))

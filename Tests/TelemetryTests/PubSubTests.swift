@@ -12,7 +12,7 @@ struct PubSubTests {
         let subscriber = try TelemetrySubscriber(connectingTo: [publisher.endpoint], prefixes: ["node1/"], security: .plaintext)
         try #require(try waitForHeartbeat(subscriber))
         let channel = try publisher.declare(descriptor("node1/ls372/mxc"))
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
         let count = 1000
         for i in 0..<count {
             while !producer.record(channel, Double(i), hardwareTimeNs: Int64(i)) {}
@@ -63,7 +63,7 @@ struct PubSubTests {
     func producerNeverBlocks() throws {
         let publisher = try makePublisher(batchSize: 16)
         let channel = try publisher.declare(descriptor("node1/awg/trigger"))
-        let producer = publisher.makeProducer(ringCapacity: 4)
+        var producer = try publisher.makeProducer(ringCapacity: 4)
         var refused: UInt64 = 0
         let total: UInt64 = 200_000
         for i in 0..<total where !producer.record(channel, Double(i)) { refused += 1 }
@@ -80,7 +80,7 @@ struct PubSubTests {
         defer { publisher.stop() }
         let subscriber = try TelemetrySubscriber(connectingTo: [publisher.endpoint], prefixes: ["node1/ls372/"], security: .plaintext)
         let probe = try publisher.declare(descriptor("node1/ls372/probe"))
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
         // Wait for the subscription with samples on a channel, then send the alarm.
         var value = 0.0
         var seen: [TelemetryMessage] = []

@@ -14,7 +14,7 @@ struct SnapshotTests {
         let mxc = try publisher.declare(descriptor("node1/ls372/mxc"))
         let still = try publisher.declare(descriptor("node1/ls372/still"))
         _ = try publisher.declare(descriptor("node1/maxigauge/p1", unit: "mbar"))
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
         for i in 1...100 { producer.record(mxc, Double(i) * 1e-3) }
         producer.record(still, 0.8)
 
@@ -47,7 +47,7 @@ struct SnapshotTests {
         let publisher = try makePublisher(batchSize: 1)
         defer { publisher.stop() }
         let channel = try publisher.declare(descriptor("node1/ls372/mxc"))
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
         for i in 1...50 { producer.record(channel, Double(i)) }
         // The late joiner subscribes first, then fetches the snapshot.
         let subscriber = try TelemetrySubscriber(connectingTo: [publisher.endpoint], prefixes: ["node1/ls372/"], security: .plaintext)

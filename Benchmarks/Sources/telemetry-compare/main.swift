@@ -58,7 +58,7 @@ func runSwift(samples: Int, batchSize: Int) throws -> SwiftResult {
 
     let allocations = Atomic<Int>(-1)
     let producerThread = Thread {
-        let producer = publisher.makeProducer()
+        var producer = publisher.makeProducer()
         let before = threadMallocs?() ?? 0
         var i = 0
         while i < samples {
