@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "USB", dependencies: ["CLibUSB", "CPlatformShims"]),
         .target(name: "GPIO", dependencies: ["CGPIOD"]),
         .target(name: "HAL", dependencies: ["Quantities"]),
-        .target(name: "Drivers", dependencies: ["HAL", "GPIO", "Quantities"]),
+        .target(name: "Drivers", dependencies: ["HAL", "USB", "GPIO", "Quantities"]),
         .target(
             name: "Emulator",
             dependencies: ["HAL", "Quantities", .product(name: "Yams", package: "Yams")]),
