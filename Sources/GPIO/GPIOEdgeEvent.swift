@@ -15,6 +15,13 @@ public struct GPIOEdgeEvent: Sendable, Hashable {
     /// Linux 5.7 (CLOCK_REALTIME before), so compare timestamps with each other, not with wall time.
     public let timestampNanoseconds: UInt64
 
+    /// An edge as recorded elsewhere (a replay, a log).
+    public init(offset: UInt32, edge: Edge, timestampNanoseconds: UInt64) {
+        self.offset = offset
+        self.edge = edge
+        self.timestampNanoseconds = timestampNanoseconds
+    }
+
     /// Converts a gpiod_line_event read from line `offset`.
     init(offset: UInt32, libgpiod event: gpiod_line_event) {
         self.offset = offset

@@ -72,7 +72,7 @@ public final class GPIODigitalLine: DigitalLine {
 
     /// A GPIOError as an InstrumentError naming `resource`, keeping GPIOError's sentence; a failed C call
     /// while opening is `.connectFailed`, later `.system`.
-    private static func instrumentError(
+    static func instrumentError(
         _ error: GPIOError, _ resource: ResourceName, operation: String, opening: Bool
     ) -> InstrumentError {
         let instrument = "GPIO line \(resource)"
