@@ -76,6 +76,10 @@ public struct InstrumentProfile: Sendable, Hashable {
     public var port: UInt16?
     public var serialNumber: String
     public var firmware: String
+    /// The exact model within the family (`33522B`, `AWG5204`, `DSOX3034T`); nil takes the family's default.
+    public var modelNumber: String?
+    /// Installed options as the instrument lists them in `*OPT?` (e.g. `MEM` for 16 MSa of arb memory).
+    public var options: [String] = []
     public var thermometers: [ThermometerChannel] = []
     /// Pressure gauge ids in the order the instrument numbers them (TPG 366: gauges 1–6; Triton: P1…).
     public var gauges: [String] = []
@@ -136,30 +140,62 @@ public struct HardwareProfile: Sendable, Hashable {
         } catch {
             throw ProfileError(file: url.lastPathComponent, line: 1, column: 1, keyPath: "", message: "cannot read the file: \(error.localizedDescription)")
         }
-        try self.init(yaml: text, file: url.lastPathComponent)
+        try self.init(yaml: text, file: url.lastPathComponent, directory: url.deletingLastPathComponent())
     }
 
-    /// Parses profile text; `file` names it in error messages.
-    public init(yaml: String, file: String) throws(ProfileError) {
-        let root = try parseYAML(yaml, file: file).mapping(allowed: ["name", "speedFactor", "seed", "physics", "events", "instruments"])
+    /// How deep `extends` may chain (a profile extending one that extends another …).
+    static let maximumExtendsDepth = 4
+
+    /// Parses profile text; `file` names it in error messages. `extends: <file>` names a base profile,
+    /// looked up in `directory`: this profile then takes the base's physics, events, instruments and speed,
+    /// replaces each section it gives itself (`physics`, `events`, `seed`, `speedFactor`), and adds its own
+    /// instruments after the base's.
+    public init(yaml: String, file: String, directory: URL? = nil) throws(ProfileError) {
+        try self.init(yaml: yaml, file: file, directory: directory, depth: 0)
+    }
+
+    private init(yaml: String, file: String, directory: URL?, depth: Int) throws(ProfileError) {
+        let root = try parseYAML(yaml, file: file).mapping(
+            allowed: ["name", "extends", "speedFactor", "seed", "physics", "events", "instruments"])
+        var base: HardwareProfile? = nil
+        if let extends = root.optional("extends") {
+            let baseFile = try extends.string()
+            guard let directory else { throw extends.error("extends needs the profile to be read from a file, so \"\(baseFile)\" can be found next to it") }
+            guard depth < Self.maximumExtendsDepth else {
+                throw extends.error("extends chains more than \(Self.maximumExtendsDepth) profiles deep (is there a cycle?)")
+            }
+            let url = directory.appendingPathComponent(baseFile)
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                throw extends.error("cannot read the base profile \(url.path)")
+            }
+            base = try HardwareProfile(yaml: text, file: url.lastPathComponent, directory: url.deletingLastPathComponent(), depth: depth + 1)
+        }
         name = try root.required("name").string()
-        speedFactor = 1
+        speedFactor = base?.speedFactor ?? 1
         if let factor = root.optional("speedFactor") {
             speedFactor = try factor.positiveNumber()
             guard speedFactor <= Self.maximumSpeedFactor else {
                 throw factor.error("must be at most \(Self.maximumSpeedFactor) (simulated seconds per real second), got \(speedFactor)")
             }
         }
-        let seed = try root.optional("seed")?.integer(in: 0...Int.max) ?? 1
-        physics = try ProfileReader.physics(root.required("physics"), seed: UInt64(seed))
-        events = try root.optional("events").map { value throws(ProfileError) in try value.list().map(ProfileReader.event) } ?? []
-        instruments = try root.required("instruments").list().map(ProfileReader.instrument)
+        let seed = try root.optional("seed").map { v throws(ProfileError) in UInt64(try v.integer(in: 0...Int.max)) }
+        if let base, root.optional("physics") == nil {
+            physics = base.physics
+            if let seed { physics.seed = seed }
+        } else {
+            physics = try ProfileReader.physics(root.required("physics"), seed: seed ?? 1)
+        }
+        events = try root.optional("events").map { value throws(ProfileError) in try value.list().map(ProfileReader.event) } ?? base?.events ?? []
+        let own = try root.optional("instruments").map { v throws(ProfileError) in try v.list().map(ProfileReader.instrument) }
+        if base == nil, own == nil { _ = try root.required("instruments") }
+        instruments = (base?.instruments ?? []) + (own ?? [])
         var seen: Set<String> = []
         for (index, instrument) in instruments.enumerated() where !seen.insert(instrument.id).inserted {
-            let value = try root.required("instruments").list()[index]
+            let ownIndex = index - (base?.instruments.count ?? 0)
+            let value = try root.required("instruments").list()[ownIndex]
             throw try value.mapping(allowed: ProfileReader.instrumentKeys).required("id").error("duplicate instrument id \"\(instrument.id)\"")
         }
-        try ProfileReader.check(instruments, against: physics, root: root)
+        if own != nil { try ProfileReader.check(Array(instruments.dropFirst(base?.instruments.count ?? 0)), against: physics, root: root) }
     }
 }
 
@@ -169,7 +205,7 @@ enum ProfileReader {
     static let phases: [String: CirculationPhase] = [
         "precooling": .precooling, "condensing": .condensing, "circulating": .circulating, "warmingUp": .warmingUp, "idle": .idle,
     ]
-    static let instrumentKeys = ["id", "model", "port", "serialNumber", "firmware", "thermometers", "gauges", "heaters", "loopChannel", "faults"]
+    static let instrumentKeys = ["id", "model", "modelNumber", "options", "port", "serialNumber", "firmware", "thermometers", "gauges", "heaters", "loopChannel", "faults"]
 
     static func physics(_ value: YAMLValue, seed: UInt64) throws(ProfileError) -> PhysicsSpec {
         let map = try value.mapping(allowed: [
@@ -355,6 +391,8 @@ enum ProfileReader {
                 sensor: RuOxSensor(r0: try t.required("r0").positiveNumber(), t0: try t.required("t0").positiveNumber(),
                                    exponent: try t.optional("exponent")?.positiveNumber() ?? 0.5)))
         }
+        profile.modelNumber = try m.optional("modelNumber")?.string()
+        profile.options = try m.optional("options")?.list().map { v throws(ProfileError) in try v.string() } ?? []
         profile.gauges = try m.optional("gauges")?.list().map { v throws(ProfileError) in try v.string() } ?? []
         if kind == .tpg366, profile.gauges.count > 6 { throw try m.required("gauges").error("a TPG 366 has six gauge channels") }
         for (key, entry) in try m.optional("heaters")?.pairs() ?? [] {
