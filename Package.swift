@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "HAL", targets: ["HAL"]),
         .library(name: "Drivers", targets: ["Drivers"]),
         .library(name: "Emulator", targets: ["Emulator"]),
+        .library(name: "Sequences", targets: ["Sequences"]),
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "TelemetryRecording", targets: ["TelemetryRecording"]),
         .library(name: "TelemetryMetrics", targets: ["TelemetryMetrics"]),
@@ -47,6 +48,8 @@ let package = Package(
         .target(
             name: "Emulator",
             dependencies: ["HAL", "Quantities", .product(name: "Yams", package: "Yams")]),
+        // Sequences never imports the emulator: when the two agree, that is an independent check.
+        .target(name: "Sequences", dependencies: ["HAL", "Quantities"]),
         // The wire schema's Swift code is generated once and committed (Sources/Telemetry/Generated);
         // only the SwiftProtobuf runtime is a dependency, never its protoc plugin.
         .target(
@@ -78,6 +81,7 @@ let package = Package(
         .testTarget(name: "HALTests", dependencies: ["HAL"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "HAL", "Quantities"]),
+        .testTarget(name: "SequencesTests", dependencies: ["Sequences", "HAL", "Quantities"]),
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
