@@ -77,6 +77,17 @@ let package = Package(
                 .product(name: "HAL", package: mainPackageIdentity),
             ],
             path: "Sources/scpi-compare"),
+
+        // Emulated qubit shots per second (CPMG-64, 1/f noise) through QubitTestbed vs the same
+        // algorithm in numpy (Anchors/qubit_numpy.py), interleaved rounds in one invocation.
+        .executableTarget(
+            name: "qubit-compare",
+            dependencies: [
+                .product(name: "Emulator", package: mainPackageIdentity),
+                .product(name: "HAL", package: mainPackageIdentity),
+                .product(name: "Quantities", package: mainPackageIdentity),
+            ],
+            path: "Sources/qubit-compare"),
     ],
     swiftLanguageModes: [.v6]
 )

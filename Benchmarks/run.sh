@@ -8,7 +8,9 @@
 #   4. telemetry-compare: samples/s end to end through the Telemetry module vs raw libzmq sending
 #      the same frames pre-encoded (Anchors/telemetry_raw.c), single samples and batches of 64,
 #      with the producer thread's allocations per sample (Anchors/thread_malloc_count.c);
-#   5. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
+#   5. qubit-compare: emulated shots/s of CPMG-64 under 1/f noise through QubitTestbed vs the same
+#      algorithm in numpy (Anchors/qubit_numpy.py, needs python3 with numpy), interleaved rounds;
+#   6. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
 #      malloc counts, then the malloc counts again unscaled (per 1000 messages).
 # About a minute and a half after the first build (which takes 5 to 7 minutes on 2 cores).
 # Settings: ROUNDS (default 7), MESSAGES per run (default 2000000), MIN_RATIO (default: none;
@@ -46,6 +48,7 @@ step "building zmq-compare and the ZeroMQThroughput benchmarks (swift build -c r
 swift build -c release --product zmq-compare
 swift build -c release --product scpi-compare
 swift build -c release --product telemetry-compare
+swift build -c release --product qubit-compare
 swift build -c release --product ZeroMQThroughput
 
 step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
@@ -59,6 +62,13 @@ step "scpi-compare: KRDG? round trips to the emulated 372 vs a C line server, $R
 step "telemetry-compare: record -> PUB -> TCP -> SUB -> decode vs raw libzmq, $ROUNDS rounds, single and batch 64"
 LD_PRELOAD="$PWD/.build/anchors/thread_malloc_count.so" .build/release/telemetry-compare \
     --anchor .build/anchors/telemetry_raw --rounds "$ROUNDS" --samples "${SAMPLES:-1000000}"
+
+step "qubit-compare: CPMG-64 shots/s, QubitTestbed vs numpy, $ROUNDS rounds"
+if python3 -c 'import numpy' 2>/dev/null; then
+    .build/release/qubit-compare --anchor Anchors/qubit_numpy.py --rounds "$ROUNDS" --shots "${SHOTS:-20000}"
+else
+    echo "skipped: python3 with numpy is needed for the anchor (pip install numpy)"
+fi
 
 step "ordo-one benchmarks (per message: scalingFactor .kilo, one iteration = 1000 messages)"
 swift package benchmark --target ZeroMQThroughput --no-progress

@@ -1,0 +1,249 @@
+import Foundation
+import HAL
+import Synchronization
+
+/// The emulated qubits behind the emulated generators and readouts. Each shot starts every measured qubit
+/// in |0⟩ with fresh, stationary noise; the qubit's state is a Bloch vector, so T₁ (amplitude damping
+/// toward |0⟩) acts exactly on the ensemble without sampling jumps, while the dephasing noise β(t), which
+/// is not Markovian, is sampled as an explicit trajectory per shot. A measurement samples the outcome from
+/// the Bloch vector's z, collapses it, and queues a record with assignment errors and shot noise.
+///
+/// Qubits are independent: a program measures the qubits whose readout its generator triggers, and
+/// drives those whose drive channels are on that generator. Queues keep the newest `queueCapacity`
+/// records per readout; older ones are dropped (counted by `droppedRecords(readout:)`).
+/// Deterministic given the seed and the sequence of calls.
+public final class QubitTestbed: QubitBench {
+    public let spec: TestbedSpec
+    public let queueCapacity: Int
+    private let dynamics: [QubitDynamics]
+    private let simulation: Mutex<Simulation>
+    private let queues: Mutex<[String: RecordQueue]>
+
+    /// Shots simulated between hand-overs to the queues, so readers see records while a long play runs.
+    private static let shotsPerBatch = 1024
+
+    private struct Simulation: ~Copyable {
+        var random: Xoshiro256StarStar
+        var shot = 0
+        var cachedProgram: (program: PulseProgram, generator: String, compiled: ShotProgram)?
+    }
+
+    public init(_ spec: TestbedSpec, queueCapacity: Int = 1_000_000) throws(QubitSpecError) {
+        try spec.validate()
+        var dynamics: [QubitDynamics] = []
+        for qubit in spec.qubits {
+            do { dynamics.append(try QubitDynamics(qubit.spec)) } catch {
+                throw QubitSpecError(message: "qubit \(qubit.name): \(error)")
+            }
+        }
+        self.spec = spec
+        self.queueCapacity = max(1, queueCapacity)
+        self.dynamics = dynamics
+        simulation = Mutex(Simulation(random: Xoshiro256StarStar(seed: spec.seed)))
+        queues = Mutex(Dictionary(uniqueKeysWithValues: spec.readouts.map { ($0.instrument, RecordQueue()) }))
+    }
+
+    /// Plays `program` `shots` times. A program that fails `PulseProgram.validate()` plays nothing
+    /// (the generator twin refuses it before it gets here).
+    public func play(_ program: PulseProgram, generator: String, shots: Int) {
+        guard shots > 0, (try? program.validate()) != nil else { return }
+        simulation.withLock { simulation in
+            let compiled: ShotProgram
+            if let cached = simulation.cachedProgram, cached.generator == generator, cached.program == program {
+                compiled = cached.compiled
+            } else {
+                compiled = ShotProgram(program, generator: generator, spec: spec, dynamics: dynamics)
+                simulation.cachedProgram = (program, generator, compiled)
+            }
+            guard !compiled.readouts.isEmpty else {
+                simulation.shot += shots
+                return
+            }
+            var runner = ShotRunner(compiled, dynamics: dynamics)
+            var done = 0
+            while done < shots {
+                let batch = min(Self.shotsPerBatch, shots - done)
+                var records = compiled.readouts.map { _ in [MeasurementRecord]() }
+                for _ in 0..<batch {
+                    runner.run(shot: simulation.shot, random: &simulation.random, spec: spec, records: &records)
+                    simulation.shot += 1
+                }
+                done += batch
+                let capacity = queueCapacity
+                queues.withLock { queues in
+                    for (readout, batch) in zip(compiled.readouts, records) {
+                        queues[readout.instrument, default: RecordQueue()].append(contentsOf: batch, capacity: capacity)
+                    }
+                }
+            }
+        }
+    }
+
+    public func takeRecords(readout: String, maximum: Int) -> [MeasurementRecord] {
+        queues.withLock { $0[readout]?.take(maximum) ?? [] }
+    }
+
+    public func pendingRecords(readout: String) -> Int {
+        queues.withLock { $0[readout]?.count ?? 0 }
+    }
+
+    /// Records of `readout` dropped because its queue was full.
+    public func droppedRecords(readout: String) -> Int {
+        queues.withLock { $0[readout]?.dropped ?? 0 }
+    }
+}
+
+/// A readout's records, oldest first, bounded: appending beyond `capacity` drops the oldest.
+struct RecordQueue: Sendable {
+    private var storage: [MeasurementRecord] = []
+    private var head = 0
+    private(set) var dropped = 0
+
+    var count: Int { storage.count - head }
+
+    mutating func append(contentsOf records: [MeasurementRecord], capacity: Int) {
+        storage += records
+        let excess = count - capacity
+        if excess > 0 {
+            head += excess
+            dropped += excess
+        }
+        compact()
+    }
+
+    mutating func take(_ maximum: Int) -> [MeasurementRecord] {
+        let n = min(max(0, maximum), count)
+        let taken = Array(storage[head..<(head + n)])
+        head += n
+        compact()
+        return taken
+    }
+
+    /// Frees the consumed front once it is at least half the storage.
+    private mutating func compact() {
+        if head > 0, head >= storage.count / 2 {
+            storage.removeFirst(head)
+            head = 0
+        }
+    }
+}
+
+/// The shot loop: allocation-free evolution of each measured qubit, then the records.
+struct ShotRunner {
+    let program: ShotProgram
+    let dynamics: [QubitDynamics]
+    /// Per compiled qubit, its outcomes of the current shot.
+    private var outcomes: [[Bool]]
+    /// OU component values of the qubit being evolved.
+    private var noiseState: [Double]
+
+    init(_ program: ShotProgram, dynamics: [QubitDynamics]) {
+        self.program = program
+        self.dynamics = dynamics
+        outcomes = program.qubits.map { [Bool](repeating: false, count: $0.measurements) }
+        noiseState = [Double](repeating: 0, count: dynamics.map(\.components.count).max() ?? 0)
+    }
+
+    mutating func run(shot: Int, random: inout Xoshiro256StarStar, spec: TestbedSpec, records: inout [[MeasurementRecord]]) {
+        for (index, qubit) in program.qubits.enumerated() {
+            let dynamics = dynamics[qubit.qubit]
+            noiseState.withUnsafeMutableBufferPointer { state in
+                outcomes[index].withUnsafeMutableBufferPointer { outcomes in
+                    Self.evolve(qubit, dynamics: dynamics, state: state.baseAddress!, outcomes: outcomes.baseAddress!, random: &random)
+                }
+            }
+        }
+        for (r, readout) in program.readouts.enumerated() {
+            for window in 0..<readout.windows {
+                var projected: [Bool] = [], points: [IQPoint] = []
+                projected.reserveCapacity(readout.members.count)
+                points.reserveCapacity(readout.members.count)
+                for member in readout.members {
+                    let excited = outcomes[member][window]
+                    let model = spec.qubits[program.qubits[member].qubit].spec.readout
+                    let reportsExcited = excited ? random.unit() < model.excitedFidelity : random.unit() >= model.groundFidelity
+                    let centre = reportsExcited ? model.excited : model.ground
+                    projected.append(excited)
+                    points.append(IQPoint(i: centre.i + model.sigma * random.gaussian(), q: centre.q + model.sigma * random.gaussian()))
+                }
+                records[r].append(MeasurementRecord(shot: shot, window: window, projected: projected, points: points))
+            }
+        }
+    }
+
+    /// One shot of one qubit from |0⟩, writing each measurement's outcome (true: |1⟩).
+    static func evolve(
+        _ qubit: ShotProgram.Qubit, dynamics: QubitDynamics, state: UnsafeMutablePointer<Double>,
+        outcomes: UnsafeMutablePointer<Bool>, random: inout Xoshiro256StarStar
+    ) {
+        let k = dynamics.components.count
+        dynamics.stationarySigma.withUnsafeBufferPointer { sigma in
+            for j in 0..<k { state[j] = sigma[j] * random.gaussian() }
+        }
+        var x = 0.0, y = 0.0, z = 1.0, measured = 0
+        qubit.operations.withUnsafeBufferPointer { operations in
+        qubit.intervals.withUnsafeBufferPointer { intervals in
+        qubit.noise.withUnsafeBufferPointer { noise in
+        qubit.shapedSteps.withUnsafeBufferPointer { shaped in
+            /// The phase accrued over interval `i` (noise and detuning), advancing the OU state.
+            @inline(__always) func phase(_ i: Int32) -> Double {
+                let interval = intervals[Int(i)]
+                let table = noise.baseAddress! + interval.noiseOffset
+                var phase = interval.detuningPhase + table[4 * k] * random.gaussian()
+                for j in 0..<k {
+                    let x0 = state[j]
+                    let w = table[k + j] * random.gaussian()
+                    phase += table[2 * k + j] * x0 + table[3 * k + j] * w
+                    state[j] = table[j] * x0 + w
+                }
+                return phase
+            }
+            @inline(__always) func relax(_ i: Int32) {
+                let interval = intervals[Int(i)]
+                x *= interval.transverseDecay
+                y *= interval.transverseDecay
+                z = 1 + (z - 1) * interval.zDecay
+            }
+            /// Rotates the Bloch vector by |v| about v (Rodrigues).
+            @inline(__always) func rotate(_ vx: Double, _ vy: Double, _ vz: Double) {
+                let angle = (vx * vx + vy * vy + vz * vz).squareRoot()
+                guard angle > 0 else { return }
+                let nx = vx / angle, ny = vy / angle, nz = vz / angle
+                let c = cos(angle), s = sin(angle)
+                let dot = (nx * x + ny * y + nz * z) * (1 - c)
+                let cx = ny * z - nz * y, cy = nz * x - nx * z, cz = nx * y - ny * x
+                x = x * c + cx * s + nx * dot
+                y = y * c + cy * s + ny * dot
+                z = z * c + cz * s + nz * dot
+            }
+            for run in qubit.runs {
+                for _ in 0..<run.repeats {
+                    for o in run.start..<(run.start + run.count) {
+                        switch operations[o] {
+                        case let .free(interval):
+                            let p = phase(interval)
+                            let c = cos(p), s = sin(p)
+                            (x, y) = (x * c - y * s, x * s + y * c)
+                            relax(interval)
+                        case let .rotation(interval, angle, cosine, sine):
+                            rotate(angle * cosine, angle * sine, phase(interval))
+                            relax(interval)
+                        case let .shaped(interval, start, count):
+                            let dz = phase(interval) / Double(count)
+                            for n in Int(start)..<Int(start + count) { rotate(shaped[2 * n], shaped[2 * n + 1], dz) }
+                            relax(interval)
+                        case .measure:
+                            let excited = random.unit() < (1 - z) / 2
+                            outcomes[measured] = excited
+                            measured += 1
+                            x = 0; y = 0; z = excited ? -1 : 1
+                        }
+                    }
+                }
+            }
+        }
+        }
+        }
+        }
+    }
+}
