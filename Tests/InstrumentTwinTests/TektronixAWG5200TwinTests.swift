@@ -201,6 +201,31 @@ struct TektronixAWG5200TwinTests {
         #expect(fixture.bench.plays.count == 2)
     }
 
+    @Test("A segment longer than one block goes up in chunks and arrives intact", arguments: AWGLink.allCases)
+    func chunkedUpload(link: AWGLink) throws {
+        var fixture = AWGFixture()
+        defer { fixture.stop() }
+        let length = 2 * TektronixAWG5200.uploadChunkSamples + 1234
+        let ramp = (0..<length).map { Float($0 % 2000) / 1000 - 1 }
+        let program = PulseProgram(
+            sampleRate: .megasamplesPerSecond(500), channels: [.init(number: 4, amplitude: .volts(0.5))],
+            segments: [.init(name: "long", length: length, waveforms: [4: .samples(ramp)],
+                             markers: [.init(channel: 4, number: 3, start: length - 5, length: 5)])],
+            steps: [.init(segment: "long", repeats: 2)])
+        let awg = try TektronixAWG5200(transport: try fixture.transport(link))
+        try awg.load(program)
+        try awg.setOutput(4, enabled: true)
+        try awg.setTrigger(.external(risingEdge: true), shots: 1)
+        try awg.arm()
+        // An external trigger arrives as `*TRG` would on input A.
+        let raw = SCPISession(transport: try fixture.transport(.loopback), instrument: "raw AWG")
+        #expect(try raw.query("TRIG:SLOP? ATR") == "POS")
+        try raw.write("*TRG")
+        let play = try #require(fixture.bench.plays.first)
+        let samePlay = sortedMarkers(play.program) == played(program)
+        #expect(samePlay)
+    }
+
     @Test("Continuous mode runs at once; the emulator plays one shot per trigger, only on enabled outputs")
     func continuousMode() throws {
         var fixture = AWGFixture()
@@ -317,6 +342,19 @@ struct TektronixAWG5200TwinTests {
         let errors = try session.drainErrors(query: "SYST:ERR?")
         #expect(errors.map(\.code) == [code], "\(errors)")
         try session.waitForOperationComplete()
+    }
+
+    @Test("Steps up to 16,383 are addressed; counts beyond an Int are refused, not trapped")
+    func largeNumbers() throws {
+        var fixture = AWGFixture()
+        let session = SCPISession(transport: try fixture.transport(.loopback), instrument: "raw AWG")
+        try session.write("SLIS:SEQ:NEW \"s\",16383,1;:SLIS:SEQ:STEP16383:RCO \"s\",INF;:SLIS:SEQ:STEP12000:RCO \"s\",7")
+        #expect(try session.query("SLIS:SEQ:STEP16383:RCO? \"s\"") == "INF")
+        #expect(try session.query("SLIS:SEQ:STEP12000:RCO? \"s\"") == "7")
+        #expect(try session.query("SLIS:SEQ:LENG? \"s\"") == "16383")
+        try session.write("SLIS:SEQ:STEP16384:RCO \"s\",2")
+        try session.write("WLIS:WAV:NEW \"x\",9223372036854775808;:WLIS:WAV:NEW \"y\",1E300")
+        #expect(try session.drainErrors().map(\.code) == [-222, -222, -222])
     }
 
     @Test("Running a sequence with a missing track or mixed lengths is a settings conflict, and nothing plays")

@@ -119,7 +119,7 @@ public final class TektronixAWG5200: PulseGenerator, Sendable {
 
     // MARK: PulseGenerator
 
-    /// Checks `program`, then stops the AWG, clears its sequence and waveform lists (`SLISt:SEQuence:DELete
+    /// Checks `program`, then stops the AWG, clears its error queue (`*CLS`) and its sequence and waveform lists (`SLISt:SEQuence:DELete
     /// ALL`, with option `SEQ`; `WLISt:WAVeform:DELete ALL`), sets the sample rate (`SOURce:FREQuency`), uploads each segment
     /// once per channel (`WLISt:WAVeform:NEW`, `:DATA`, `:MARKer:DATA`), builds the sequence (`SLISt:SEQuence:
     /// NEW`, `…:STEP<n>:TASSet<t>:WAVeform`, `:RCOunt`, `:WINPut`, `:GOTO`) — or, without the `SEQ` option,

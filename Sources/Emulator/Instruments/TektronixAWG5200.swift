@@ -471,7 +471,7 @@ public final class TektronixAWG5200Twin: InstrumentTwin {
             return nil
         }
         // SLISt:SEQuence:STEP<n>:…  "<sequence>"[,<value>]
-        guard words.count >= 4, SCPIKeyword.matches(words[1], "SEQuence"), let n = SCPIKeyword.suffix(words[2], "STEP") else {
+        guard words.count >= 4, SCPIKeyword.matches(words[1], "SEQuence"), let n = Self.stepNumber(words[2]) else {
             throw .undefinedHeader
         }
         guard !args.isEmpty else { throw .missingParameter }
@@ -687,11 +687,20 @@ public final class TektronixAWG5200Twin: InstrumentTwin {
         if args.count > 1 { throw .parameterNotAllowed }
     }
 
+    /// The suffix of `STEP<n>`, up to 16,383 (five digits: ``SCPIKeyword/suffix(_:_:default:)`` takes four).
+    static func stepNumber(_ word: Substring) -> Int? {
+        let digits = word.utf8.reversed().prefix { (0x30...0x39).contains($0) }.count
+        guard SCPIKeyword.matches(word.dropLast(digits), "STEP") else { return nil }
+        guard digits > 0 else { return 1 }
+        guard digits <= 6, let n = Int(word.suffix(digits)), n >= 1 else { return nil }
+        return n
+    }
+
     /// A whole number in `range`.
     static func integer(_ argument: SCPICommand.Argument, in range: ClosedRange<Int>, _ what: String) throws(Refusal) -> Int {
         let text = Self.text(argument)
         guard let value = WireNumber.decimal(text), value == value.rounded() else { throw .dataType("\(what): a whole number, got \(text)") }
-        guard value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
+        guard value >= Double(range.lowerBound), value <= Double(range.upperBound), abs(value) < 9e18 else {
             throw .outOfRange("\(what) \(text) is outside \(range.lowerBound)…\(range.upperBound)")
         }
         return Int(value)
