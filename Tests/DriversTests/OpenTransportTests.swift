@@ -24,8 +24,25 @@ struct OpenTransportTests {
         #expect(error?.errno == ENOENT)
     }
 
-    @Test("USBTMC, loopback and GPIO resources are refused with where to open them", arguments: [
-        ("USB0::0x0957::0x2807::MY1234::INSTR", "USBTMC is not supported yet"),
+    @Test("A USBTMC resource without that device attached is connectFailed naming the ids and what was found")
+    func missingUSBDevice() throws {
+        let resource = try ResourceName(parsing: "USB0::0x0957::0x2807::QR-NO-SUCH-SERIAL::INSTR")
+        let error = #expect(throws: TransportError.self) { try openTransport(resource) }
+        guard case .connectFailed(let code, let message) = error?.kind else {
+            Issue.record("expected connectFailed, got \(String(describing: error))")
+            return
+        }
+        // With a USB bus: no such device (ENODEV) and what is attached; without one, why libusb could not look.
+        #expect(code != EPROTONOSUPPORT && code != 0)
+        #expect(message.contains("0x0957:0x2807"), "\(message)")
+        #expect(message.contains("QR-NO-SUCH-SERIAL"), "\(message)")
+        if code == ENODEV {
+            #expect(message.contains("attached"), "\(message)")
+        }
+        #expect(error?.description.hasPrefix(resource.description) == true)
+    }
+
+    @Test("Loopback and GPIO resources are refused with where to open them", arguments: [
         ("LOOPBACK::ls372", "emulator"),
         ("GPIO::gpiochip0::17", "GPIODigitalLine"),
     ])

@@ -7,19 +7,26 @@ public struct TransportOptions: Sendable, Hashable {
     public var tcp: TCPTransport.Options
     /// For `ASRL…::INSTR`.
     public var serial: SerialSettings
+    /// For `USB…::INSTR`.
+    public var usbtmc: USBTMCTransport.Options
 
-    public init(tcp: TCPTransport.Options = TCPTransport.Options(), serial: SerialSettings = SerialSettings()) {
+    public init(
+        tcp: TCPTransport.Options = TCPTransport.Options(), serial: SerialSettings = SerialSettings(),
+        usbtmc: USBTMCTransport.Options = USBTMCTransport.Options()
+    ) {
         self.tcp = tcp
         self.serial = serial
+        self.usbtmc = usbtmc
     }
 }
 
 /// The byte transport for `resource`: a ``TCPTransport`` for `TCPIP…::SOCKET` (connected lazily, on its
-/// first operation) or a ``SerialTransport`` for `ASRL…::INSTR` (opened and configured now).
+/// first operation), a ``SerialTransport`` for `ASRL…::INSTR` or a ``USBTMCTransport`` for `USB…::INSTR`
+/// (both opened now).
 ///
-/// The emulator's `LOOPBACK::` transports are made by the emulator, GPIO lines are not byte streams (open
-/// them with ``GPIODigitalLine``), and USBTMC (`USB…::INSTR`) has no transport yet: for those this throws
-/// `.connectFailed` with EPROTONOSUPPORT and a sentence saying so.
+/// The emulator's `LOOPBACK::` transports are made by the emulator and GPIO lines are not byte streams (open
+/// them with ``GPIODigitalLine``): for those this throws `.connectFailed` with EPROTONOSUPPORT and a sentence
+/// saying so.
 public func openTransport(
     _ resource: ResourceName, options: TransportOptions = TransportOptions()
 ) throws(TransportError) -> sending any ByteTransport {
@@ -30,7 +37,7 @@ public func openTransport(
     case .serial(let board, let device):
         return try SerialTransport(device: device, board: board, settings: options.serial)
     case .usb:
-        elsewhere = "USBTMC is not supported yet; reach the instrument through its LAN port as TCPIP::host::port::SOCKET"
+        return try USBTMCTransport(resource, options: options.usbtmc)
     case .loopback:
         elsewhere = "loopback transports are made by the emulator in this process, not by openTransport"
     case .gpio:
