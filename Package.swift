@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "USBTests", dependencies: ["USB"]),
         .testTarget(name: "GPIOTests", dependencies: ["GPIO"]),
         .testTarget(name: "HALTests", dependencies: ["HAL"]),
-        .testTarget(name: "DriversTests", dependencies: ["Drivers"]),
+        .testTarget(name: "DriversTests", dependencies: ["Drivers", "USB"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "HAL", "Quantities"]),
         .testTarget(name: "SequencesTests", dependencies: ["Sequences", "HAL", "Quantities"]),
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),

@@ -34,6 +34,8 @@ public struct ServedEndpoint: Sendable, Hashable {
 public final class EmulatedStation: Sendable {
     public let profile: HardwareProfile
     public let model: CryostatModel
+    /// The qubits the station's pulse generators drive and its readouts measure (none without `qubits:`).
+    public let testbed: QubitTestbed
     private let twins: [String: any InstrumentTwin]
     private let injectors: [String: FaultInjector]
     private let servers = Mutex<[TCPInstrumentServer]>([])
@@ -53,6 +55,12 @@ public final class EmulatedStation: Sendable {
         let factor = profile.speedFactor
         speed = Mutex(factor.isFinite && factor > 0 ? min(factor, HardwareProfile.maximumSpeedFactor) : 1)
         model = CryostatModel(spec: profile.physics)
+        do {
+            testbed = try QubitTestbed(profile.testbed ?? TestbedSpec(qubits: [], readouts: [], seed: profile.physics.seed))
+        } catch {
+            // The profile loader validates the section; a profile built in code with a bad one is a programmer error.
+            preconditionFailure("invalid qubits in profile \(profile.name): \(error)")
+        }
         var twins: [String: any InstrumentTwin] = [:]
         var injectors: [String: FaultInjector] = [:]
         for (index, instrument) in profile.instruments.enumerated() {
@@ -61,6 +69,13 @@ public final class EmulatedStation: Sendable {
             case .triton: twins[instrument.id] = TritonTwin(profile: instrument, model: model)
             case .tpg366: twins[instrument.id] = MaxiGaugeTwin(profile: instrument, model: model)
             case .f71: twins[instrument.id] = F71Twin(profile: instrument, model: model)
+            case .keysight33500B:
+                twins[instrument.id] = Keysight33500BTwin(
+                    profile: instrument, bench: testbed, model: instrument.modelNumber ?? "33522B", options: instrument.options)
+            case .awg5200:
+                twins[instrument.id] = TektronixAWG5200Twin(
+                    profile: instrument, bench: testbed, model: instrument.modelNumber ?? "AWG5204",
+                    options: instrument.options.isEmpty ? ["50", "SEQ"] : instrument.options)
             }
             injectors[instrument.id] = FaultInjector(profile: instrument.faults, seed: profile.physics.seed &+ UInt64(index + 1))
             for channel in instrument.faults.openCircuitChannels { model.setOpenCircuit("\(instrument.id)/\(channel)", true) }

@@ -66,6 +66,8 @@ extension InstrumentKind {
         case .triton: "Oxford Instruments Triton"
         case .tpg366: "Pfeiffer MaxiGauge TPG 366"
         case .f71: "Lake Shore F71 teslameter"
+        case .keysight33500B: "Keysight 33500B waveform generator"
+        case .awg5200: "Tektronix AWG5200 arbitrary waveform generator"
         }
     }
 }

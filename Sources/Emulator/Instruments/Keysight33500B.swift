@@ -20,12 +20,16 @@ struct Keysight33500BModel: Sendable, Hashable {
     static let maximumSequenceRepeats = 1_000_000
     static let maximumBurstCycles = 100_000_000.0
 
+    private static let table: [String: (channels: Int, megahertz: Double, arb: Bool)] = [
+        "33509B": (1, 20, false), "33510B": (2, 20, false), "33511B": (1, 20, true), "33512B": (2, 20, true),
+        "33519B": (1, 30, false), "33520B": (2, 30, false), "33521B": (1, 30, true), "33522B": (2, 30, true),
+    ]
+
+    /// The model numbers of the series.
+    static var numbers: [String] { table.keys.sorted() }
+
     init?(number: String, options: [String]) {
-        let table: [String: (channels: Int, megahertz: Double, arb: Bool)] = [
-            "33509B": (1, 20, false), "33510B": (2, 20, false), "33511B": (1, 20, true), "33512B": (2, 20, true),
-            "33519B": (1, 30, false), "33520B": (2, 30, false), "33521B": (1, 30, true), "33522B": (2, 30, true),
-        ]
-        guard let entry = table[number] else { return nil }
+        guard let entry = Self.table[number] else { return nil }
         self.number = number
         channels = entry.channels
         maximumFrequency = entry.megahertz * 1e6

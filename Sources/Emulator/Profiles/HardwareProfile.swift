@@ -7,16 +7,24 @@ public enum InstrumentKind: String, Sendable, Hashable, CaseIterable {
     case triton
     case tpg366
     case f71
+    case keysight33500B = "keysight33500b"
+    case awg5200
 
     /// The TCP port the manufacturer documents: 7777 for Lake Shore (372 and F71), 33576 for the Triton
-    /// remote interface, 8000 for the MaxiGauge's Ethernet interface.
+    /// remote interface, 8000 for the MaxiGauge's Ethernet interface, 5025 (the SCPI socket) for Keysight,
+    /// 4000 for Tektronix AWGs.
     public var documentedPort: UInt16 {
         switch self {
         case .lakeShore372, .f71: 7777
         case .triton: 33576
         case .tpg366: 8000
+        case .keysight33500B: 5025
+        case .awg5200: 4000
         }
     }
+
+    /// Whether the instrument plays pulse programs to the qubit testbed.
+    public var isPulseGenerator: Bool { self == .keysight33500B || self == .awg5200 }
 }
 
 /// One thermometer input of an instrument: its channel, name, stage and RuOx characteristic.
@@ -113,6 +121,8 @@ public struct HardwareProfile: Sendable, Hashable {
     public var physics: PhysicsSpec
     public var events: [ScheduledEvent]
     public var instruments: [InstrumentProfile]
+    /// The qubits behind the pulse generators and readouts (`qubits:`), when the station has any.
+    public var testbed: TestbedSpec?
 
     /// The largest speed factor: 10⁵ simulated seconds per real second (a day in under a second), which
     /// keeps each 10 ms clock tick to about 1000 simulated seconds of physics.
@@ -156,7 +166,7 @@ public struct HardwareProfile: Sendable, Hashable {
 
     private init(yaml: String, file: String, directory: URL?, depth: Int) throws(ProfileError) {
         let root = try parseYAML(yaml, file: file).mapping(
-            allowed: ["name", "extends", "speedFactor", "seed", "physics", "events", "instruments"])
+            allowed: ["name", "extends", "speedFactor", "seed", "physics", "events", "instruments", "qubits"])
         var base: HardwareProfile? = nil
         if let extends = root.optional("extends") {
             let baseFile = try extends.string()
@@ -196,6 +206,13 @@ public struct HardwareProfile: Sendable, Hashable {
             throw try value.mapping(allowed: ProfileReader.instrumentKeys).required("id").error("duplicate instrument id \"\(instrument.id)\"")
         }
         if own != nil { try ProfileReader.check(Array(instruments.dropFirst(base?.instruments.count ?? 0)), against: physics, root: root) }
+        if let section = root.optional("qubits") {
+            let spec = try QubitProfileReader.qubits(section, seed: physics.seed)
+            try ProfileReader.check(spec, against: instruments, section: section)
+            testbed = spec
+        } else {
+            testbed = base?.testbed
+        }
     }
 }
 
@@ -383,7 +400,7 @@ enum ProfileReader {
                 guard channel.hasPrefix("T"), let n = Int(channel.dropFirst()), (1...16).contains(n) else {
                     throw channelValue.error("a Triton channel is T1 to T16, got \"\(channel)\"")
                 }
-            case .tpg366, .f71:
+            case .tpg366, .f71, .keysight33500B, .awg5200:
                 throw item.error("a \(kind.rawValue) has no thermometers")
             }
             profile.thermometers.append(ThermometerChannel(
@@ -393,6 +410,19 @@ enum ProfileReader {
         }
         profile.modelNumber = try m.optional("modelNumber")?.string()
         profile.options = try m.optional("options")?.list().map { v throws(ProfileError) in try v.string() } ?? []
+        if let number = profile.modelNumber {
+            let known: [String]
+            switch kind {
+            case .keysight33500B: known = Keysight33500BModel.numbers
+            case .awg5200: known = TektronixAWG5200Twin.supportedModels.keys.sorted()
+            default: known = []
+            }
+            guard known.contains(number) else {
+                throw try m.required("modelNumber").error(known.isEmpty
+                    ? "a \(kind.rawValue) has no model variants; remove modelNumber"
+                    : "unknown \(kind.rawValue) model \"\(number)\"; known: \(known.joined(separator: ", "))")
+            }
+        }
         profile.gauges = try m.optional("gauges")?.list().map { v throws(ProfileError) in try v.string() } ?? []
         if kind == .tpg366, profile.gauges.count > 6 { throw try m.required("gauges").error("a TPG 366 has six gauge channels") }
         for (key, entry) in try m.optional("heaters")?.pairs() ?? [] {
@@ -426,6 +456,26 @@ enum ProfileReader {
         faults.disconnectAfterReplies = try m.optional("disconnectAfterReplies")?.integer(in: 1...Int.max)
         faults.openCircuitChannels = try m.optional("openCircuitChannels")?.list().map { v throws(ProfileError) in try v.string() } ?? []
         return faults
+    }
+
+    /// Cross-references of the `qubits:` section: drives come from pulse generators, readouts are instruments.
+    static func check(_ spec: TestbedSpec, against instruments: [InstrumentProfile], section: YAMLValue) throws(ProfileError) {
+        let kinds = Dictionary(instruments.map { ($0.id, $0.kind) }, uniquingKeysWith: { a, _ in a })
+        let items = try section.list()
+        for (index, qubit) in spec.qubits.enumerated() {
+            let m = try items[index].mapping(allowed: QubitProfileReader.qubitKeys)
+            if let drive = qubit.drive, kinds[drive.generator]?.isPulseGenerator != true {
+                throw try m.required("drive").mapping(allowed: ["generator", "i", "q"]).required("generator")
+                    .error("no pulse generator \"\(drive.generator)\" among the instruments (\(instruments.filter(\.kind.isPulseGenerator).map(\.id).joined(separator: ", ")))")
+            }
+            if let readout = qubit.readout, kinds[readout] == nil {
+                throw try m.required("readout").error("no instrument \"\(readout)\" for this readout")
+            }
+        }
+        for wiring in spec.readouts where kinds[wiring.trigger.generator]?.isPulseGenerator != true {
+            throw section.error("readout \(wiring.instrument) is triggered by \"\(wiring.trigger.generator)\", which is not a pulse generator of this profile")
+        }
+        do { try spec.validate() } catch { throw section.error("\(error)") }
     }
 
     /// Cross-references: heaters, gauges and loop channels an instrument names must exist.
