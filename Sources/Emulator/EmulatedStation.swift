@@ -76,6 +76,12 @@ public final class EmulatedStation: Sendable {
                 twins[instrument.id] = TektronixAWG5200Twin(
                     profile: instrument, bench: testbed, model: instrument.modelNumber ?? "AWG5204",
                     options: instrument.options.isEmpty ? ["50", "SEQ"] : instrument.options)
+            case .infiniiVision:
+                let read = (profile.testbed?.qubits ?? []).filter { $0.readout == instrument.id }.count
+                let tones = instrument.tones.isEmpty ? (0..<max(read, 1)).map { 25e6 + 20e6 * Double($0) } : instrument.tones
+                twins[instrument.id] = KeysightInfiniiVisionTwin(
+                    profile: instrument, bench: testbed, model: instrument.modelNumber ?? "DSOX3034T", tones: tones,
+                    seed: profile.physics.seed &+ UInt64(index + 1))
             }
             injectors[instrument.id] = FaultInjector(profile: instrument.faults, seed: profile.physics.seed &+ UInt64(index + 1))
             for channel in instrument.faults.openCircuitChannels { model.setOpenCircuit("\(instrument.id)/\(channel)", true) }

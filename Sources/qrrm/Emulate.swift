@@ -68,6 +68,7 @@ extension InstrumentKind {
         case .f71: "Lake Shore F71 teslameter"
         case .keysight33500B: "Keysight 33500B waveform generator"
         case .awg5200: "Tektronix AWG5200 arbitrary waveform generator"
+        case .infiniiVision: "Keysight InfiniiVision oscilloscope (segmented readout)"
         }
     }
 }

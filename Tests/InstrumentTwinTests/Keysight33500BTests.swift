@@ -6,35 +6,14 @@ import Quantities
 import Synchronization
 import Testing
 
-/// A qubit bench that records what the generator played.
-final class RecordingBench: QubitBench {
-    struct Play: Equatable {
-        var program: PulseProgram
-        var generator: String
-        var shots: Int
-    }
-
-    private let log = Mutex<[Play]>([])
-
-    var plays: [Play] { log.withLock { $0 } }
-
-    func play(_ program: PulseProgram, generator: String, shots: Int) {
-        log.withLock { $0.append(Play(program: program, generator: generator, shots: shots)) }
-    }
-
-    func takeRecords(readout: String, maximum: Int) -> [MeasurementRecord] { [] }
-    func pendingRecords(readout: String) -> Int { 0 }
-}
-
-/// A 33500B twin and ways to reach it. InstrumentKind has no 33500B case yet, so the profile borrows `.f71`; only
-/// the twin's `kind` echoes it.
+/// A 33500B twin and ways to reach it.
 struct Keysight33500BBench {
     let bench = RecordingBench()
     let twin: Keysight33500BTwin
     let faults = FaultInjector(profile: FaultProfile(), seed: 33522)
 
     init(model: String = "33522B", options: [String] = []) {
-        let profile = InstrumentProfile(id: "awg", kind: .f71, port: 0, serialNumber: "MY52600694", firmware: "4.00-1.19-2.00-58-00")
+        let profile = InstrumentProfile(id: "awg", kind: .keysight33500B, port: 0, serialNumber: "MY52600694", firmware: "4.00-1.19-2.00-58-00")
         twin = Keysight33500BTwin(profile: profile, bench: bench, model: model, options: options)
     }
 
@@ -344,7 +323,7 @@ struct SplitMix: RandomNumberGenerator {
 
 extension Keysight33500BBench {
     init(model: String, manufacturer: String) {
-        let profile = InstrumentProfile(id: "awg", kind: .f71, port: 0, serialNumber: "X", firmware: "1")
+        let profile = InstrumentProfile(id: "awg", kind: .keysight33500B, port: 0, serialNumber: "X", firmware: "1")
         twin = Keysight33500BTwin(profile: profile, bench: bench, model: model, manufacturer: manufacturer)
     }
 }

@@ -4,31 +4,6 @@ import HAL
 import Synchronization
 import Testing
 
-/// A bench that queues the records a test hands it, as the qubit testbed queues them when markers fire.
-final class RecordingBench: QubitBench {
-    private let queue = Mutex<[MeasurementRecord]>([])
-
-    func queue(_ records: [MeasurementRecord]) {
-        queue.withLock { $0 += records }
-    }
-
-    func play(_ program: PulseProgram, generator: String, shots: Int) {
-        preconditionFailure("the readout tests queue records directly; nothing plays programs")
-    }
-
-    func takeRecords(readout: String, maximum: Int) -> [MeasurementRecord] {
-        queue.withLock { queue in
-            let taken = Array(queue.prefix(max(0, maximum)))
-            queue.removeFirst(taken.count)
-            return taken
-        }
-    }
-
-    func pendingRecords(readout: String) -> Int {
-        queue.withLock { $0.count }
-    }
-}
-
 /// A scope twin and a driver connected to it in process or over TCP.
 struct ScopeRig {
     static let serial = "MY58120345"
@@ -36,10 +11,9 @@ struct ScopeRig {
     let twin: KeysightInfiniiVisionTwin
     let server: TCPInstrumentServer?
 
-    /// No `InstrumentKind` names the scope yet; the twin takes its kind from the profile.
     init(tones: [Double], link: Link, model: String = "DSOX3034T", sampleRate: Double = 1e9, memoryDepth: Int = 4_000_000,
          noiseVolts: Double = 1e-3, segmentedAll: Bool? = nil) throws {
-        let profile = InstrumentProfile(id: "scope", kind: .f71, port: 0, serialNumber: Self.serial, firmware: "07.50.2021")
+        let profile = InstrumentProfile(id: "scope", kind: .infiniiVision, port: 0, serialNumber: Self.serial, firmware: "07.50.2021")
         twin = KeysightInfiniiVisionTwin(
             profile: profile, bench: bench, model: model, tones: tones, sampleRate: sampleRate, memoryDepth: memoryDepth,
             noiseVolts: noiseVolts, supportsSegmentedAll: segmentedAll)
@@ -219,7 +193,7 @@ func distance(_ a: IQPoint, _ b: IQPoint) -> Double {
 }
 
 @Suite("Keysight InfiniiVision twin: SCPI behaviour") struct KeysightInfiniiVisionTwinSCPITests {
-    static let profile = InstrumentProfile(id: "scope", kind: .f71, port: 0, serialNumber: "MY1", firmware: "07.50")
+    static let profile = InstrumentProfile(id: "scope", kind: .infiniiVision, port: 0, serialNumber: "MY1", firmware: "07.50")
 
     func send(_ session: any TwinSession, _ text: String) -> String {
         String(decoding: session.receive(Array((text + "\n").utf8)), as: UTF8.self)

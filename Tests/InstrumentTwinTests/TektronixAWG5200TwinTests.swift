@@ -6,26 +6,6 @@ import Quantities
 import Synchronization
 import Testing
 
-/// A bench that records what the generator played and measures nothing.
-final class RecordingBench: QubitBench {
-    struct Play {
-        var program: PulseProgram
-        var generator: String
-        var shots: Int
-    }
-
-    private let recorded = Mutex<[Play]>([])
-
-    var plays: [Play] { recorded.withLock { $0 } }
-
-    func play(_ program: PulseProgram, generator: String, shots: Int) {
-        recorded.withLock { $0.append(Play(program: program, generator: generator, shots: shots)) }
-    }
-
-    func takeRecords(readout: String, maximum: Int) -> [MeasurementRecord] { [] }
-    func pendingRecords(readout: String) -> Int { 0 }
-}
-
 /// Counts bytes; shared between a test and the transport it hands to a driver.
 final class ByteCounter: Sendable {
     private let counted = Atomic<Int>(0)
@@ -69,8 +49,7 @@ struct AWGFixture {
     private var servers: [TCPInstrumentServer] = []
 
     init(model: String = "AWG5204", options: [String] = ["50", "SEQ"], storageBudget: Int = 64 << 20) {
-        // The profile's kind is not read by the twin; `.awg5200` does not exist yet in InstrumentKind.
-        let profile = InstrumentProfile(id: "awg", kind: .f71, serialNumber: "B010101", firmware: "6.3.0080.0")
+        let profile = InstrumentProfile(id: "awg", kind: .awg5200, serialNumber: "B010101", firmware: "6.3.0080.0")
         twin = TektronixAWG5200Twin(profile: profile, bench: bench, model: model, options: options, storageBudget: storageBudget)
     }
 

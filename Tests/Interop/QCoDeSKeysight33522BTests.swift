@@ -25,8 +25,7 @@ struct QCoDeSKeysight33522BTests {
     @Test("Unmodified QCoDeS identifies it, sets it up, uploads and plays an arb, and sees its range errors")
     func qcodesDrivesTheGenerator() throws {
         let log = PlayLog()
-        // InstrumentKind has no 33500B case yet: the profile borrows one; the twin does not depend on it.
-        let profile = InstrumentProfile(id: "awg", kind: .f71, port: 0, serialNumber: "MY52600694", firmware: "4.00-1.19-2.00-58-00")
+        let profile = InstrumentProfile(id: "awg", kind: .keysight33500B, port: 0, serialNumber: "MY52600694", firmware: "4.00-1.19-2.00-58-00")
         let twin = Keysight33500BTwin(profile: profile, bench: log, model: "33522B")
         let server = try TCPInstrumentServer(twin: twin, faults: FaultInjector(profile: FaultProfile(), seed: 1), host: "127.0.0.1", port: 0)
         defer { server.stop() }

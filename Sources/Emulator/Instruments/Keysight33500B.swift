@@ -52,7 +52,6 @@ struct Keysight33500BModel: Sendable, Hashable {
 /// bursts and built-in arbs never reach the bench.
 public final class Keysight33500BTwin: InstrumentTwin {
     public let id: String
-    /// From the profile (InstrumentKind has no 33500B case yet; the station wiring adds one).
     public let kind: InstrumentKind
     let profile: InstrumentProfile
     let model: Keysight33500BModel

@@ -1,4 +1,5 @@
 import Foundation
+import Quantities
 import HAL
 
 /// The instrument families the emulator speaks.
@@ -9,6 +10,7 @@ public enum InstrumentKind: String, Sendable, Hashable, CaseIterable {
     case f71
     case keysight33500B = "keysight33500b"
     case awg5200
+    case infiniiVision = "infiniivision"
 
     /// The TCP port the manufacturer documents: 7777 for Lake Shore (372 and F71), 33576 for the Triton
     /// remote interface, 8000 for the MaxiGauge's Ethernet interface, 5025 (the SCPI socket) for Keysight,
@@ -18,7 +20,7 @@ public enum InstrumentKind: String, Sendable, Hashable, CaseIterable {
         case .lakeShore372, .f71: 7777
         case .triton: 33576
         case .tpg366: 8000
-        case .keysight33500B: 5025
+        case .keysight33500B, .infiniiVision: 5025
         case .awg5200: 4000
         }
     }
@@ -88,6 +90,9 @@ public struct InstrumentProfile: Sendable, Hashable {
     public var modelNumber: String?
     /// Installed options as the instrument lists them in `*OPT?` (e.g. `MEM` for 16 MSa of arb memory).
     public var options: [String] = []
+    /// A readout's intermediate frequencies in Hz, one per qubit it reads in the order of `qubits:`
+    /// (`tones: [25MHz, 45MHz]`); empty takes 25 MHz, 45 MHz, … .
+    public var tones: [Double] = []
     public var thermometers: [ThermometerChannel] = []
     /// Pressure gauge ids in the order the instrument numbers them (TPG 366: gauges 1–6; Triton: P1…).
     public var gauges: [String] = []
@@ -222,7 +227,7 @@ enum ProfileReader {
     static let phases: [String: CirculationPhase] = [
         "precooling": .precooling, "condensing": .condensing, "circulating": .circulating, "warmingUp": .warmingUp, "idle": .idle,
     ]
-    static let instrumentKeys = ["id", "model", "modelNumber", "options", "port", "serialNumber", "firmware", "thermometers", "gauges", "heaters", "loopChannel", "faults"]
+    static let instrumentKeys = ["id", "model", "modelNumber", "options", "tones", "port", "serialNumber", "firmware", "thermometers", "gauges", "heaters", "loopChannel", "faults"]
 
     static func physics(_ value: YAMLValue, seed: UInt64) throws(ProfileError) -> PhysicsSpec {
         let map = try value.mapping(allowed: [
@@ -400,7 +405,7 @@ enum ProfileReader {
                 guard channel.hasPrefix("T"), let n = Int(channel.dropFirst()), (1...16).contains(n) else {
                     throw channelValue.error("a Triton channel is T1 to T16, got \"\(channel)\"")
                 }
-            case .tpg366, .f71, .keysight33500B, .awg5200:
+            case .tpg366, .f71, .keysight33500B, .awg5200, .infiniiVision:
                 throw item.error("a \(kind.rawValue) has no thermometers")
             }
             profile.thermometers.append(ThermometerChannel(
@@ -410,11 +415,22 @@ enum ProfileReader {
         }
         profile.modelNumber = try m.optional("modelNumber")?.string()
         profile.options = try m.optional("options")?.list().map { v throws(ProfileError) in try v.string() } ?? []
+        if let t = m.optional("tones") {
+            guard kind == .infiniiVision else { throw t.error("only a readout (infiniivision) has tones") }
+            for item in try t.list() {
+                let text = try item.string()
+                guard let hertz = try? Frequency(parsing: text).hertz, hertz > 0 else {
+                    throw item.error("expected a positive frequency such as 25MHz, got \"\(text)\"")
+                }
+                profile.tones.append(hertz)
+            }
+        }
         if let number = profile.modelNumber {
             let known: [String]
             switch kind {
             case .keysight33500B: known = Keysight33500BModel.numbers
             case .awg5200: known = TektronixAWG5200Twin.supportedModels.keys.sorted()
+            case .infiniiVision: known = ["DSOX3014T", "DSOX3024T", "DSOX3034T", "DSOX3054T", "DSOX3104T", "DSOX4024A", "DSOX4034A", "DSOX4054A", "DSOX4104A", "DSOX4154A"]
             default: known = []
             }
             guard known.contains(number) else {

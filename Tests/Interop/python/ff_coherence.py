@@ -2,7 +2,7 @@
 same piecewise-constant drive our emulated generator plays, for the interop test that checks the emulated
 qubit testbed against it.
 
-Input (argv[1]): a JSON object
+Input (--spec): a JSON object
   {"segments": [[duration_s, rabi_rad_per_s, phase_rad], ...],   # the drive, piecewise constant
    "noise": [{"white": S0} | {"powerLaw": [A, alpha, w_low, w_high]} | {"lorentzian": [sigma2, tau_c]}, ...]}
 with the emulator's conventions: H = ½[Ω(t)(cos φ σx + sin φ σy) + β(t) σz], β Gaussian with two-sided
@@ -10,14 +10,20 @@ angular PSD S(ω) = Σ components; white S0; power law A/|ω|^α between w_low a
 Lorentzian 2σ²τ/(1+ω²τ²).
 
 `filter-functions` takes the noise operator σz/2 and a one-sided PSD on a positive ω grid, that is 2S(ω);
-its infidelity I then satisfies χ = 2I for a qubit (REFERENCES.md). Prints one JSON line:
+its infidelity I then satisfies χ = 2I for a qubit (REFERENCES.md). Prints two JSON lines:
   {"event": "chi", "chi": χ, "coherence": e^{-χ}}
+  {"event": "done"}
 """
+import argparse
 import json
-import sys
+
+import warnings
 
 import numpy as np
 import filter_functions as ff
+
+# filter-functions 1.2 calls np.divide(where=…) without out=; numpy warns, the result it uses is unaffected.
+warnings.filterwarnings("ignore", message="'where' used without 'out'")
 
 
 def spectrum(components, omega):
@@ -37,7 +43,10 @@ def spectrum(components, omega):
 
 
 def main():
-    spec = json.loads(sys.argv[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", required=True, help="the drive and the noise, as JSON (see above)")
+    parser.add_argument("--timeout", type=float, default=60, help="unused: the computation is bounded")
+    spec = json.loads(parser.parse_args().spec)
     segments = np.array(spec["segments"], dtype=float)
     dt, rabi, phase = segments[:, 0], segments[:, 1], segments[:, 2]
     sx = np.array([[0, 1], [1, 0]], dtype=complex)
@@ -64,6 +73,7 @@ def main():
     infidelity = ff.infidelity(pulse, one_sided, omega)
     chi = 2 * float(np.sum(infidelity))
     print(json.dumps({"event": "chi", "chi": chi, "coherence": float(np.exp(-chi))}), flush=True)
+    print(json.dumps({"event": "done"}), flush=True)
 
 
 if __name__ == "__main__":
