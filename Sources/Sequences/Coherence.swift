@@ -57,7 +57,7 @@ extension DDSequence {
         let c = 3.squareRoot() * (2 + Double(pulses.count) * angle)
         let halfPeriod = Double.pi / total
         var omegaMax = max(40 * halfPeriod * Double(pulses.count + 1), (psd.breakpoints.max() ?? 0) * 1.0001)
-        let maximumPanels = 2_000_000.0
+        let maximumPanels = 100_000.0
         var tailError = c * c * psd.tailBound(above: omegaMax) / (2 * .pi)
         while tailError > quarter, omegaMax / halfPeriod < maximumPanels {
             omegaMax *= 2
@@ -137,28 +137,33 @@ enum GaussKronrod {
         return (k * half, error)
     }
 
-    /// ∫ over the panels between consecutive `ends`, bisecting the panel with the largest error estimate until
-    /// their sum is within `tolerance` or `maximumBisections` have been made.
+    /// ∫ over the panels between consecutive `ends`, bisecting in rounds every panel whose error estimate
+    /// exceeds its even share of `tolerance`, until the summed estimate is within `tolerance` or `rounds` pass.
     static func integrate(
-        _ f: (Double) -> Double, ends: [Double], tolerance: Double, maximumBisections: Int = 200_000
+        _ f: (Double) -> Double, ends: [Double], tolerance: Double, rounds: Int = 30
     ) -> (value: Double, error: Double) {
         var panels: [(a: Double, b: Double, value: Double, error: Double)] = []
         for (a, b) in zip(ends, ends.dropFirst()) where b > a {
             let (value, error) = rule(f, a, b)
             panels.append((a, b, value, error))
         }
-        var totalError = panels.reduce(0) { $0 + $1.error }
-        var bisections = 0
-        while totalError > tolerance, bisections < maximumBisections,
-              let worst = panels.indices.max(by: { panels[$0].error < panels[$1].error }) {
-            let panel = panels[worst]
-            let mid = (panel.a + panel.b) / 2
-            guard mid > panel.a, mid < panel.b else { break }
-            let left = rule(f, panel.a, mid), right = rule(f, mid, panel.b)
-            panels[worst] = (panel.a, mid, left.value, left.error)
-            panels.append((mid, panel.b, right.value, right.error))
-            totalError += left.error + right.error - panel.error
-            bisections += 1
+        for _ in 0..<rounds {
+            let total = panels.reduce(0) { $0 + $1.error }
+            guard total > tolerance, !panels.isEmpty else { break }
+            let share = tolerance / Double(panels.count)
+            var next: [(a: Double, b: Double, value: Double, error: Double)] = []
+            next.reserveCapacity(panels.count)
+            for panel in panels {
+                let mid = (panel.a + panel.b) / 2
+                guard panel.error > share, mid > panel.a, mid < panel.b else {
+                    next.append(panel)
+                    continue
+                }
+                let left = rule(f, panel.a, mid), right = rule(f, mid, panel.b)
+                next.append((panel.a, mid, left.value, left.error))
+                next.append((mid, panel.b, right.value, right.error))
+            }
+            panels = next
         }
         // Sum small terms first, for accuracy.
         let value = panels.map(\.value).sorted { abs($0) < abs($1) }.reduce(0, +)

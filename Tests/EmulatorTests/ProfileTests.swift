@@ -95,7 +95,7 @@ struct ProfileTests {
              line: 15, column: 64, keyPath: "instruments[0].faults.dropProbability", message: "expected a number from 0 to 1, got \"1.5\""),
         Case(description: "unknown instrument model", yaml: valid.replacingOccurrences(of: "model: lakeshore372", with: "model: lakeshore370"),
              line: 15, column: 24, keyPath: "instruments[0].model",
-             message: "expected one of f71, lakeshore372, tpg366, triton, got \"lakeshore370\""),
+             message: "expected one of awg5200, f71, infiniivision, keysight33500b, lakeshore372, tpg366, triton, got \"lakeshore370\""),
         Case(description: "latency above a minute", yaml: valid.replacingOccurrences(of: "{id: ls372, model: lakeshore372}",
                                                                                       with: "{id: ls372, model: lakeshore372, faults: {latency: {distribution: fixed, milliseconds: 1e9}}}"),
              line: 15, column: 92, keyPath: "instruments[0].faults.latency.milliseconds", message: "a latency must be at most 60000 ms, got \"1e9\""),

@@ -55,6 +55,9 @@ struct SCPITwinTests {
         #expect(SCPIKeyword.match(["FUNC", "ARB", "SRAT"], "[SOURce#]:FUNCtion:ARBitrary:SRATe") == [1])
         #expect(SCPIKeyword.match(["OUTP2", "LOAD"], "OUTPut#:LOAD") == [2])
         #expect(SCPIKeyword.match(["OUTP", "LOAD", "X"], "OUTPut#:LOAD") == nil)
+        #expect(SCPIKeyword.match(["SYST", "ERR"], "SYSTem:ERRor[:NEXT]") == [])
+        #expect(SCPIKeyword.match(["SYST", "ERR", "NEXT"], "SYSTem:ERRor[:NEXT]") == [])
+        #expect(SCPIKeyword.match(["SLIS", "SEQ", "STEP16383", "RCO"], "SLISt:SEQuence:STEP#:RCOunt") == [16383])
     }
 
     @Test("Numbers take SI-prefixed units and MIN/MAX/DEF; garbage is rejected", arguments: [

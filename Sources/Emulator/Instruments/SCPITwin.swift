@@ -244,13 +244,14 @@ enum SCPIKeyword {
     }
 
     /// The numeric suffix of `word` when it is `keyword` followed by optional digits (`SOURce` → 1 when
-    /// absent, `SOUR2` → 2); nil when it is not that keyword or the suffix is 0 or malformed.
+    /// absent, `SOUR2` → 2, up to six digits, as sequence steps reach `STEP16383`); nil when it is not that
+    /// keyword or the suffix is 0 or malformed.
     static func suffix(_ word: Substring, _ keyword: String, default defaultValue: Int = 1) -> Int? {
         let digits = word.reversed().prefix { $0.isASCII && $0.isNumber }
         let stem = word.dropLast(digits.count)
         guard matches(stem, keyword) else { return nil }
         if digits.isEmpty { return defaultValue }
-        guard digits.count <= 4, let value = Int(String(digits.reversed())), value >= 1 else { return nil }
+        guard digits.count <= 6, let value = Int(String(digits.reversed())), value >= 1 else { return nil }
         return value
     }
 
@@ -260,9 +261,10 @@ enum SCPIKeyword {
     }
 
     /// Matches `words` against a pattern whose keywords may end in `#` (a numeric suffix, default 1) or be
-    /// wrapped in brackets (optional, e.g. `[SOURce#]`); returns the suffixes in order, or nil.
+    /// wrapped in brackets (optional, e.g. `[SOURce#]` or `ERRor[:NEXT]`); returns the suffixes in order, or nil.
     static func match(_ words: [Substring], _ pattern: String) -> [Int]? {
-        let parts = pattern.split(separator: ":").map(String.init)
+        // `ERRor[:NEXT]`, as manuals write an optional node, is the same as `ERRor:[NEXT]`.
+        let parts = pattern.replacingOccurrences(of: "[:", with: ":[").split(separator: ":").map(String.init)
         var suffixes: [Int] = []
         return match(words[...], parts[...], &suffixes) ? suffixes : nil
     }
