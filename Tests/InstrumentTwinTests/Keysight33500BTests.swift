@@ -158,7 +158,7 @@ struct Keysight33500BTests {
     }
 
     @Test func asciiAndBinaryUploadsPlayTheSameProgram() throws {
-        var random = SplitMix(seed: 2013)
+        var random = SplitMix64(seed: 2013)
         let samples = (0..<1000).map { _ in Float.random(in: -1...1, using: &random) } + [1, -1, 0, 0.5]
         var played: [PulseProgram] = []
         for encoding in [Keysight33500B.ArbitraryEncoding.ascii, .binary(bigEndian: true), .binary(bigEndian: false)] {
@@ -265,7 +265,7 @@ struct Keysight33500BTests {
     /// Random and mutated SCPI never crashes the twin, never makes it answer what was not asked, and leaves it serving.
     @Test func malformedSCPINeverBreaksTheTwin() throws {
         let bench = Keysight33500BBench()
-        var random = SplitMix(seed: 0x33522)
+        var random = SplitMix64(seed: 0x33522)
         let words = ["SOUR1:", "SOUR2:", "FUNC", ":ARB", " ", ",", ";", "?", "#", "#2", "#15", "\"", "'", "DATA:ARB:DAC ",
                      "DATA:SEQ ", "MAX", "INF", "1E999", "-0", "\n", "\r", "*TRG", "*RST", "OUTP ON", "BURS:STAT ON",
                      "TRIG:SOUR BUS", "FUNC ARB", "A", "ä", "\u{0}", ":", "::", "9", "E"]
@@ -305,19 +305,6 @@ struct Keysight33500BTests {
     @Test func refusesAGeneratorOfAnotherKind() throws {
         let bench = Keysight33500BBench(model: "33522B", manufacturer: "Rigol Technologies")
         #expect(throws: InstrumentError.self) { _ = try Keysight33500B(transport: bench.loopback()) }
-    }
-}
-
-/// SplitMix64, so a failing fuzz run replays from its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -360,7 +360,7 @@ struct TektronixAWG5200TwinTests {
     func fuzz() throws {
         let fixture = AWGFixture(storageBudget: 4 << 20)
         let session = fixture.twin.makeSession()
-        var random = TwinFuzzRandom(seed: 5200)
+        var random = SplitMix64(seed: 5200)
         let seeds = [
             "WLIS:WAV:NEW \"w\",2400", "WLIS:WAV:DATA \"w\",0,1,#14\u{0}\u{0}\u{80}\u{7F}", "WLIS:WAV:MARK:DATA \"w\",#11\u{F}",
             "SLIS:SEQ:NEW \"s\",3,2", "SLIS:SEQ:STEP2:TASS1:WAV \"s\",\"w\"", "SLIS:SEQ:STEP1:RCO \"s\",INF",
@@ -394,19 +394,3 @@ struct TektronixAWG5200TwinTests {
     }
 }
 
-/// SplitMix64, for reproducible fuzzing.
-struct TwinFuzzRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

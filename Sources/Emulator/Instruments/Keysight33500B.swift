@@ -80,7 +80,7 @@ public final class Keysight33500BTwin: InstrumentTwin {
     }
 
     public func makeSession() -> any TwinSession {
-        Keysight33500BSession(twin: self)
+        SCPITwinSession(self, messageLimit: Self.messageLimit)
     }
 
     /// Executes one program message; the replies of its queries joined by `;`, nil if none.
@@ -934,27 +934,15 @@ extension Keysight33500BTwin {
     }
 }
 
-/// One connection to the 33500B: LF-ended program messages (blocks may hold LF), LF-ended replies.
-final class Keysight33500BSession: TwinSession {
+extension Keysight33500BTwin: SCPIProgramExecutor {
     /// Large enough for a 16 MSa DAC block (32 MB) in one message.
     static let messageLimit = 40 << 20
-    private let twin: Keysight33500BTwin
-    private var framer = SCPIFramer(limit: Keysight33500BSession.messageLimit)
 
-    init(twin: Keysight33500BTwin) {
-        self.twin = twin
+    func respond(to message: [UInt8]) -> [UInt8] {
+        execute(message).map { Array($0.utf8) + [0x0A] } ?? []
     }
 
-    func receive(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        for message in framer.feed(bytes) {
-            switch message {
-            case let .message(body):
-                if let reply = twin.execute(body) { out += Array(reply.utf8) + [0x0A] }
-            case .overflow:
-                twin.fail(Keysight33500BTwin.Error.inputOverrun)
-            }
-        }
-        return out
+    func inputOverrun() {
+        fail(Error.inputOverrun)
     }
 }

@@ -81,7 +81,7 @@ public final class KeysightInfiniiVisionTwin: InstrumentTwin {
     }
 
     public func makeSession() -> any TwinSession {
-        InfiniiVisionSession(twin: self)
+        SCPITwinSession(self, messageLimit: 4096)
     }
 
     // MARK: State
@@ -583,24 +583,13 @@ public final class KeysightInfiniiVisionTwin: InstrumentTwin {
     }
 }
 
-/// One connection: LF-terminated program messages (blocks kept whole) in, replies out.
-final class InfiniiVisionSession: TwinSession {
-    private let twin: KeysightInfiniiVisionTwin
-    private var framer = SCPIFramer(limit: 4096)
-
-    init(twin: KeysightInfiniiVisionTwin) {
-        self.twin = twin
+extension KeysightInfiniiVisionTwin: SCPIProgramExecutor {
+    func respond(to message: [UInt8]) -> [UInt8] {
+        execute(message)
     }
 
-    func receive(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        for message in framer.feed(bytes) {
-            switch message {
-            case .message(let text): out += twin.execute(text)
-            case .overflow: twin.fail("-363,\"Input buffer overrun\"")
-            }
-        }
-        return out
+    func inputOverrun() {
+        fail("-363,\"Input buffer overrun\"")
     }
 }
 

@@ -393,3 +393,34 @@ enum SCPIBoolean {
         }
     }
 }
+
+/// A twin that executes IEEE 488.2 program messages.
+protocol SCPIProgramExecutor: AnyObject {
+    /// Executes one program message and returns its reply bytes, terminator included; empty when none.
+    func respond(to message: [UInt8]) -> [UInt8]
+    /// Queues `-363,"Input buffer overrun"` for a message longer than the input buffer.
+    func inputOverrun()
+}
+
+/// One connection to an SCPI twin: block-aware LF framing (``SCPIFramer``) in, the twin's replies out.
+final class SCPITwinSession: TwinSession {
+    private let twin: any SCPIProgramExecutor
+    private var framer: SCPIFramer
+
+    /// A session whose messages may be up to `messageLimit` bytes (room for the largest block the twin takes).
+    init(_ twin: any SCPIProgramExecutor, messageLimit: Int) {
+        self.twin = twin
+        framer = SCPIFramer(limit: messageLimit)
+    }
+
+    func receive(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for message in framer.feed(bytes) {
+            switch message {
+            case let .message(body): out += twin.respond(to: body)
+            case .overflow: twin.inputOverrun()
+            }
+        }
+        return out
+    }
+}

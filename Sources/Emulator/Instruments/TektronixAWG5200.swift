@@ -56,7 +56,7 @@ public final class TektronixAWG5200Twin: InstrumentTwin {
     }
 
     public func makeSession() -> any TwinSession {
-        AWG5200Session(twin: self)
+        SCPITwinSession(self, messageLimit: Self.messageLimit)
     }
 
     struct Model {
@@ -740,29 +740,19 @@ public final class TektronixAWG5200Twin: InstrumentTwin {
     }
 }
 
-/// One connection to the AWG: block-aware LF framing; replies end in LF.
-final class AWG5200Session: TwinSession {
+extension TektronixAWG5200Twin: SCPIProgramExecutor {
     /// The longest message: a 1 MiB data block with room to spare. Longer ones overrun the input buffer.
     static let messageLimit = (4 << 20) + 4096
-    private let twin: TektronixAWG5200Twin
-    private var framer = SCPIFramer(limit: AWG5200Session.messageLimit)
 
-    init(twin: TektronixAWG5200Twin) {
-        self.twin = twin
+    /// Executes the message, then plays what it triggered, outside the twin's lock.
+    func respond(to message: [UInt8]) -> [UInt8] {
+        var plays: [PulseProgram] = []
+        let reply = execute(message, plays: &plays)
+        for program in plays { bench.play(program, generator: id, shots: 1) }
+        return reply.map { Array($0.utf8) + [0x0A] } ?? []
     }
 
-    func receive(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        var plays: [PulseProgram] = []
-        for message in framer.feed(bytes) {
-            switch message {
-            case let .message(text):
-                if let reply = twin.execute(text, plays: &plays) { out += Array(reply.utf8) + [0x0A] }
-            case .overflow:
-                twin.queueError("-363,\"Input buffer overrun\"")
-            }
-        }
-        for program in plays { twin.bench.play(program, generator: twin.id, shots: 1) }
-        return out
+    func inputOverrun() {
+        queueError("-363,\"Input buffer overrun\"")
     }
 }
