@@ -1,0 +1,294 @@
+import Foundation
+import HAL
+import Quantities
+
+/// How a qubit is wired to a pulse generator and calibrated: which channels carry the drive's I and Q
+/// envelopes, how fast it turns per volt, and which marker triggers its readout.
+public struct DriveWiring: Sendable, Hashable {
+    /// The channel of the in-phase envelope (x axis).
+    public var iChannel: Int
+    /// The channel of the quadrature envelope (y axis).
+    public var qChannel: Int
+    /// Rabi frequency per volt of envelope (Hz/V): Ω = 2π·rabiPerVolt·V.
+    public var rabiPerVolt: Double
+    /// The marker (channel, number) that triggers the readout.
+    public var readoutMarker: (channel: Int, number: Int)
+    /// The readout the measurement window is for.
+    public var readout: String
+    /// How long the readout marker and window last.
+    public var measurement: Time
+
+    public init(
+        iChannel: Int = 1, qChannel: Int = 2, rabiPerVolt: Double, readoutMarker: (channel: Int, number: Int) = (1, 1),
+        readout: String = "readout", measurement: Time = .seconds(100e-9)
+    ) {
+        self.iChannel = iChannel
+        self.qChannel = qChannel
+        self.rabiPerVolt = rabiPerVolt
+        self.readoutMarker = readoutMarker
+        self.readout = readout
+        self.measurement = measurement
+    }
+
+    public static func == (a: DriveWiring, b: DriveWiring) -> Bool {
+        a.iChannel == b.iChannel && a.qChannel == b.qChannel && a.rabiPerVolt == b.rabiPerVolt
+            && a.readoutMarker == b.readoutMarker && a.readout == b.readout && a.measurement == b.measurement
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(iChannel)
+        hasher.combine(qChannel)
+        hasher.combine(rabiPerVolt)
+        hasher.combine(readoutMarker.channel)
+        hasher.combine(readoutMarker.number)
+        hasher.combine(readout)
+    }
+}
+
+/// Compiles a sequence into the ``PulseProgram`` a generator plays: pulse centres on their ideal times
+/// rounded to the nearest sample (exact to one sample), the π/2 pulses and a readout marker with its
+/// measurement window after the closing pulse, within the generator's sample rate, granularity, minimum
+/// segment length, memory, steps and repeats.
+///
+/// Where the generator can sequence, a train with equally spaced pulses becomes a prefix segment, one block
+/// of whole pulse periods repeated, and a suffix: a CPMG of 10⁵ pulses is three segments. Other sequences are
+/// cut into chunks of the minimum segment length; runs of empty chunks become one idle segment repeated.
+/// A generator that cannot sequence gets every sample in one segment, when its memory holds them.
+public struct SequenceCompiler: Sendable {
+    public var capabilities: PulseGeneratorCapabilities
+    public var sampleRate: SampleRate
+    public var wiring: DriveWiring
+
+    public init(capabilities: PulseGeneratorCapabilities, sampleRate: SampleRate, wiring: DriveWiring) {
+        self.capabilities = capabilities
+        self.sampleRate = sampleRate
+        self.wiring = wiring
+    }
+
+    /// A pulse placed on the sample grid.
+    struct PlacedPulse {
+        var start: Int
+        var pulse: Pulse
+        var width: Int
+    }
+
+    public func compile(_ sequence: DDSequence) throws(SequenceError) -> PulseProgram {
+        let rate = sampleRate.siValue
+        guard capabilities.sampleRates.contains(rate) else {
+            throw SequenceError("\(rate) Sa/s is outside the generator's \(capabilities.sampleRates.lowerBound)…\(capabilities.sampleRates.upperBound) Sa/s")
+        }
+        for channel in [wiring.iChannel, wiring.qChannel, wiring.readoutMarker.channel] where !(1...capabilities.channels).contains(channel) {
+            throw SequenceError("channel \(channel) does not exist; the generator has \(capabilities.channels)")
+        }
+        guard wiring.iChannel != wiring.qChannel else { throw SequenceError("the I and Q envelopes need two channels") }
+        guard (1...max(capabilities.markersPerChannel, 1)).contains(wiring.readoutMarker.number), capabilities.markersPerChannel > 0 else {
+            throw SequenceError("marker \(wiring.readoutMarker.number) does not exist; each channel has \(capabilities.markersPerChannel)")
+        }
+        guard wiring.rabiPerVolt.isFinite, wiring.rabiPerVolt > 0 else {
+            throw SequenceError("the Rabi frequency per volt must be positive, got \(wiring.rabiPerVolt)")
+        }
+        let width = Int((sequence.piPulse.duration.seconds * rate).rounded())
+        guard width >= 1 else {
+            throw SequenceError("a \(sequence.piPulse.duration) π pulse is shorter than one sample at \(rate) Sa/s; give pulses a duration")
+        }
+        // One peak amplitude for every channel: the π pulse's, in volts (the π/2 pulses use half the area).
+        let peakRabi = Pulse(angle: sequence.piPulse.angle, phase: 0, duration: .seconds(Double(width) / rate),
+                             shape: sequence.piPulse.shape).peakRabiFrequency
+        let volts = peakRabi / (2 * .pi * wiring.rabiPerVolt)
+        guard volts <= capabilities.maximumAmplitude.siValue else {
+            throw SequenceError("a \(sequence.piPulse.duration) π pulse needs \(volts) V, beyond the generator's \(capabilities.maximumAmplitude.siValue) V")
+        }
+
+        // The timeline: a lead-in, π/2 centred at `origin`, the refocusing pulses, π/2 at origin + T, the readout.
+        let half = (width + 1) / 2
+        let total = Int((sequence.total.seconds * rate).rounded())
+        let measurement = max(Int((wiring.measurement.seconds * rate).rounded()), 1)
+        var placed = [PlacedPulse]()
+        let halfPulse = Pulse(angle: .pi / 2, phase: 0, duration: sequence.piPulse.duration, shape: sequence.piPulse.shape)
+        placed.append(PlacedPulse(start: -width / 2, pulse: halfPulse, width: width))
+        for refocusing in sequence.pulses {
+            var pulse = sequence.piPulse
+            pulse.phase = refocusing.phase
+            let centre = Int((refocusing.position * sequence.total.seconds * rate).rounded())
+            placed.append(PlacedPulse(start: centre - width / 2, pulse: pulse, width: width))
+        }
+        placed.append(PlacedPulse(start: total - width / 2, pulse: halfPulse, width: width))
+        for (a, b) in zip(placed, placed.dropFirst()) where b.start < a.start + a.width {
+            throw SequenceError("at \(rate) Sa/s two pulses overlap (samples \(a.start) and \(b.start)); lower the pulse width or raise the rate")
+        }
+        let markerStart = total - width / 2 + width + half
+        let channels = [PulseProgram.OutputChannel(number: wiring.iChannel, amplitude: .volts(volts)),
+                        PulseProgram.OutputChannel(number: wiring.qChannel, amplitude: .volts(volts))]
+            + (wiring.readoutMarker.channel == wiring.iChannel || wiring.readoutMarker.channel == wiring.qChannel
+               ? [] : [PulseProgram.OutputChannel(number: wiring.readoutMarker.channel, amplitude: .volts(volts))])
+        let timeline = Timeline(pulses: placed, markerStart: markerStart, markerLength: measurement, wiring: wiring, rate: rate)
+
+        let program: PulseProgram
+        if capabilities.canSequence, let periodic = try periodicProgram(sequence, timeline: timeline, channels: channels) {
+            program = periodic
+        } else if capabilities.canSequence {
+            program = try chunkedProgram(timeline: timeline, channels: channels)
+        } else {
+            program = try singleSegment(timeline: timeline, channels: channels)
+        }
+        do { try capabilities.check(program) } catch { throw SequenceError("the compiled program does not fit the generator: \(error.message)") }
+        return program
+    }
+
+    /// Everything placed on the sample grid, relative to the preparation pulse's centre (sample 0).
+    struct Timeline {
+        var pulses: [PlacedPulse]
+        var markerStart: Int
+        var markerLength: Int
+        var wiring: DriveWiring
+        var rate: Double
+
+        var first: Int { pulses[0].start }
+        var end: Int { markerStart + markerLength }
+
+        /// The I and Q samples and whether the readout marker is high, for samples `from ..< from + length`.
+        func render(from: Int, length: Int) -> (i: [Float], q: [Float], marker: Range<Int>?) {
+            var i = [Float](repeating: 0, count: length), q = [Float](repeating: 0, count: length)
+            for placed in pulses where placed.start < from + length && placed.start + placed.width > from {
+                let scale = placed.pulse.angle / .pi  // π/2 pulses: half the π pulse's amplitude
+                for k in 0..<placed.width {
+                    let index = placed.start + k - from
+                    guard index >= 0, index < length else { continue }
+                    let x = (Double(k) + 0.5) / Double(placed.width)
+                    let envelope = placed.pulse.shape.envelope(at: x) * scale
+                    var quadrature = 0.0
+                    if case let .drag(_, beta) = placed.pulse.shape {
+                        // Q = β·dI/dt (Motzoi et al.), dI/dt from the envelope's change over one sample × the rate.
+                        let dx = 1 / Double(placed.width)
+                        let change = placed.pulse.shape.envelope(at: min(x + dx / 2, 1)) - placed.pulse.shape.envelope(at: max(x - dx / 2, 0))
+                        quadrature = beta * change * scale * rate
+                    }
+                    let phase = placed.pulse.phase
+                    i[index] += Float(envelope * cos(phase) - quadrature * sin(phase))
+                    q[index] += Float(envelope * sin(phase) + quadrature * cos(phase))
+                }
+            }
+            let lo = max(markerStart, from), hi = min(markerStart + markerLength, from + length)
+            return (i, q, lo < hi ? (lo - from)..<(hi - from) : nil)
+        }
+    }
+
+    private func segment(_ name: String, _ timeline: Timeline, from: Int, length: Int) -> PulseProgram.Segment {
+        let (i, q, marker) = timeline.render(from: from, length: length)
+        var segment = PulseProgram.Segment(
+            name: name, length: length, waveforms: [wiring.iChannel: .samples(i), wiring.qChannel: .samples(q)])
+        if let marker {
+            segment.markers = [.init(channel: wiring.readoutMarker.channel, number: wiring.readoutMarker.number,
+                                     start: marker.lowerBound, length: marker.count)]
+            segment.measurements = [.init(readout: wiring.readout, start: marker.lowerBound, length: marker.count)]
+        }
+        return segment
+    }
+
+    /// The smallest legal segment length at least `length`.
+    private func legal(_ length: Int) -> Int {
+        let g = max(capabilities.granularity, 1)
+        let atLeast = max(length, capabilities.minimumSegmentLength, 1)
+        return (atLeast + g - 1) / g * g
+    }
+
+    /// Lead-in so the first segment starts on sample 0 of the program: at least the pulse's first sample.
+    private func leadIn(_ timeline: Timeline) -> Int { -timeline.first + 1 }
+
+    /// Prefix, a repeated block of whole periods, suffix; nil when the pulses are not equally spaced or the
+    /// repetition would not save memory.
+    private func periodicProgram(_ sequence: DDSequence, timeline: Timeline, channels: [PulseProgram.OutputChannel]) throws(SequenceError) -> PulseProgram? {
+        let refocusing = Array(timeline.pulses.dropFirst().dropLast())
+        guard refocusing.count >= 4 else { return nil }
+        let spacing = refocusing[1].start - refocusing[0].start
+        guard spacing > 0, zip(refocusing, refocusing.dropFirst()).allSatisfy({ $1.start - $0.start == spacing }) else { return nil }
+        // The phase cycle: the shortest period of the pulses' phases.
+        let phases = refocusing.map(\.pulse.phase)
+        let cycle = (1...phases.count).first { c in phases.indices.allSatisfy { phases[$0] == phases[$0 % c] } } ?? phases.count
+        let g = max(capabilities.granularity, 1)
+        // m periods per block: a whole phase cycle, a multiple of the granularity, at least the minimum length.
+        var m = cycle
+        while (m * spacing) % g != 0 || m * spacing < capabilities.minimumSegmentLength {
+            m += cycle
+            if m > refocusing.count { return nil }
+        }
+        let blockLength = m * spacing
+        // Periods start half a spacing before each pulse centre; the first and last few go to prefix and suffix.
+        let centre0 = refocusing[0].start + timeline.pulses[1].width / 2
+        let periodStart0 = centre0 - spacing / 2
+        let available = refocusing.count - 2  // keep at least one period in the prefix and one in the suffix
+        let repeats = available / m
+        guard repeats >= 2 else { return nil }
+        let prefixPeriods = 1 + (available - repeats * m) / 2
+        let blockStart = periodStart0 + prefixPeriods * spacing
+        let blockEnd = blockStart + repeats * blockLength
+        // Prefix from a lead-in chosen so its length is legal; suffix rounded up with idle samples.
+        var prefixStart = timeline.first - 1
+        let prefixLength = legal(blockStart - prefixStart)
+        prefixStart = blockStart - prefixLength
+        let suffixLength = legal(timeline.end - blockEnd + 1)
+        let segments = [
+            segment("prefix", timeline, from: prefixStart, length: prefixLength),
+            segment("block", timeline, from: blockStart, length: blockLength),
+            segment("suffix", timeline, from: blockEnd, length: suffixLength),
+        ]
+        return PulseProgram(
+            sampleRate: sampleRate, channels: channels, segments: segments,
+            steps: [.init(segment: "prefix", waitForTrigger: true), .init(segment: "block", repeats: repeats), .init(segment: "suffix")])
+    }
+
+    /// Chunks of the minimum legal length; runs of empty chunks become an idle segment repeated.
+    private func chunkedProgram(timeline: Timeline, channels: [PulseProgram.OutputChannel]) throws(SequenceError) -> PulseProgram {
+        let chunk = legal(capabilities.minimumSegmentLength)
+        let start = timeline.first - 1
+        let count = (timeline.end + 1 - start + chunk - 1) / chunk
+        var busy = [Bool](repeating: false, count: count)
+        for pulse in timeline.pulses {
+            for c in ((pulse.start - start) / chunk)...((pulse.start + pulse.width - 1 - start) / chunk) { busy[c] = true }
+        }
+        for c in ((timeline.markerStart - start) / chunk)...((timeline.end - 1 - start) / chunk) { busy[c] = true }
+        var segments: [PulseProgram.Segment] = []
+        var steps: [PulseProgram.Step] = []
+        var index = 0
+        var haveIdle = false
+        while index < count {
+            if busy[index] {
+                let name = "chunk\(index)"
+                segments.append(segment(name, timeline, from: start + index * chunk, length: chunk))
+                steps.append(.init(segment: name))
+                index += 1
+            } else {
+                var run = 0
+                while index + run < count, !busy[index + run] { run += 1 }
+                if !haveIdle {
+                    segments.append(PulseProgram.Segment(name: "idle", length: chunk))
+                    haveIdle = true
+                }
+                var left = run
+                while left > 0 {
+                    let repeats = min(left, capabilities.maximumRepeats)
+                    steps.append(.init(segment: "idle", repeats: repeats))
+                    left -= repeats
+                }
+                index += run
+            }
+        }
+        steps[0].waitForTrigger = true
+        guard steps.count <= capabilities.maximumSteps else {
+            throw SequenceError("the sequence needs \(steps.count) steps of \(chunk) samples; the generator holds \(capabilities.maximumSteps)")
+        }
+        return PulseProgram(sampleRate: sampleRate, channels: channels, segments: segments, steps: steps)
+    }
+
+    /// Every sample in one segment, for a generator without a sequencer.
+    private func singleSegment(timeline: Timeline, channels: [PulseProgram.OutputChannel]) throws(SequenceError) -> PulseProgram {
+        let start = timeline.first - 1
+        let length = legal(timeline.end + 1 - start)
+        guard length <= capabilities.memorySamples else {
+            throw SequenceError("the sequence needs \(length) samples and the generator holds \(capabilities.memorySamples) without a sequencer")
+        }
+        return PulseProgram(
+            sampleRate: sampleRate, channels: channels, segments: [segment("sequence", timeline, from: start, length: length)],
+            steps: [.init(segment: "sequence", waitForTrigger: true)])
+    }
+}

@@ -1,0 +1,144 @@
+import HAL
+import Quantities
+import Sequences
+import Testing
+
+@Suite("Sequences: compiling to a PulseProgram")
+struct CompilerTests {
+    /// A Tektronix AWG5204-like sequencer and a generator without one.
+    static let sequencer = PulseGeneratorCapabilities(
+        channels: 4, sampleRates: 298...2.5e9, maximumAmplitude: .volts(0.75), memorySamples: 2_000_000_000,
+        minimumSegmentLength: 2400, granularity: 1, markersPerChannel: 4, maximumSteps: 16_383, maximumRepeats: 1_048_576)
+    static let plain = PulseGeneratorCapabilities(
+        channels: 2, sampleRates: 1e-6...250e6, maximumAmplitude: .volts(5), memorySamples: 1_048_576,
+        minimumSegmentLength: 8, granularity: 1, markersPerChannel: 1, maximumSteps: 1, maximumRepeats: 1)
+    static let wiring = DriveWiring(rabiPerVolt: 50e6, readout: "q0")
+    static let pi = Pulse(angle: .pi, phase: .pi / 2, duration: .seconds(20e-9))
+
+    /// The centres (in samples from the program's start) of the non-zero runs of the I/Q envelopes, found by
+    /// walking the steps and repeats without materialising the repeated samples.
+    static func pulseCentres(_ program: PulseProgram, i: Int = 1, q: Int = 2) -> [Double] {
+        var perSegment: [String: [Double]] = [:]
+        for segment in program.segments {
+            let a = segment.waveforms[i]?.rendered(length: segment.length) ?? []
+            let b = segment.waveforms[q]?.rendered(length: segment.length) ?? []
+            var centres: [Double] = []
+            var runStart: Int? = nil
+            for k in 0...segment.length {
+                let on = k < segment.length && ((a.isEmpty ? 0 : a[k]) != 0 || (b.isEmpty ? 0 : b[k]) != 0)
+                if on, runStart == nil { runStart = k }
+                if !on, let s = runStart { centres.append(Double(s + k - 1) / 2); runStart = nil }
+            }
+            perSegment[segment.name] = centres
+        }
+        var offset = 0
+        var all: [Double] = []
+        for step in program.steps {
+            let segment = program.segment(named: step.segment)!
+            for _ in 0..<step.repeats {
+                all += perSegment[step.segment]!.map { $0 + Double(offset) }
+                offset += segment.length
+            }
+        }
+        return all
+    }
+
+    @Test("A CPMG of 10⁵ pulses compiles to three segments, exact to the sample, without 10⁸ samples")
+    func longTrain() throws {
+        let n = 100_000
+        let sequence = try DDSequence(.cpmg, pulses: n, pulseInterval: .seconds(1e-6), piPulse: Self.pi)
+        let compiler = SequenceCompiler(capabilities: Self.sequencer, sampleRate: .gigasamplesPerSecond(1), wiring: Self.wiring)
+        let program = try compiler.compile(sequence)
+        #expect(program.segments.count == 3)
+        let stored = program.segments.reduce(0) { $0 + $1.length }
+        #expect(stored < 20_000, "\(stored) samples stored")
+        let played = try #require(program.samplesPerShot)
+        #expect(played > 100_000_000)
+        let centres = Self.pulseCentres(program)
+        #expect(centres.count == n + 2)
+        // Every pulse centre sits on its ideal time from the preparation pulse's centre (to the sample).
+        let origin = centres[0]
+        for (j, centre) in centres.dropFirst().dropLast().enumerated() {
+            let ideal = (Double(j) + 0.5) * 1000
+            if abs(centre - origin - ideal) > 0.5 { Issue.record("pulse \(j + 1) at \(centre - origin), ideal \(ideal)"); break }
+        }
+        #expect(centres.last! - origin == Double(n) * 1000)
+        // The readout marker and its measurement window follow the closing pulse.
+        let suffix = try #require(program.segment(named: "suffix"))
+        #expect(suffix.markers.count == 1 && suffix.measurements.first?.readout == "q0")
+        try Self.sequencer.check(program)
+    }
+
+    @Test("UDD, CDD and short trains compile in chunks with idle runs repeated, exact to the sample",
+          arguments: [(DDFamily.udd, 6), (.cdd, 4), (.hahn, 1), (.xy8, 8)])
+    func chunked(family: DDFamily, n: Int) throws {
+        let sequence = try DDSequence(family, pulses: n, total: .seconds(200e-6), piPulse: Self.pi)
+        let compiler = SequenceCompiler(capabilities: Self.sequencer, sampleRate: .gigasamplesPerSecond(1), wiring: Self.wiring)
+        let program = try compiler.compile(sequence)
+        try Self.sequencer.check(program)
+        let centres = Self.pulseCentres(program)
+        #expect(centres.count == sequence.pulseCount + 2)
+        let origin = centres[0]
+        for (pulse, centre) in zip(sequence.pulses, centres.dropFirst()) {
+            #expect(abs(centre - origin - pulse.position * 200_000) <= 0.5)
+        }
+        #expect(program.steps.contains { $0.segment == "idle" && $0.repeats > 1 })
+    }
+
+    @Test("A generator without a sequencer gets every sample, phases on I and Q, and a marker")
+    func plainGenerator() throws {
+        let sequence = try DDSequence(.xy4, pulses: 4, total: .seconds(4e-6), piPulse: Self.pi)
+        let compiler = SequenceCompiler(capabilities: Self.plain, sampleRate: .megasamplesPerSecond(250), wiring: Self.wiring)
+        let program = try compiler.compile(sequence)
+        #expect(program.steps.count == 1 && program.segments.count == 1)
+        let segment = program.segments[0]
+        let i = segment.waveforms[1]!.rendered(length: segment.length), q = segment.waveforms[2]!.rendered(length: segment.length)
+        // XY4: the pulses alternate between the I (x) and Q (y) channels.
+        let centres = Self.pulseCentres(program).map { Int($0) }
+        #expect(abs(i[centres[1]]) > 0.99 && abs(q[centres[1]]) < 1e-6)
+        #expect(abs(q[centres[2]]) > 0.99 && abs(i[centres[2]]) < 1e-6)
+        #expect(abs(i[centres[0]] - 0.5) < 1e-6)  // π/2: half the π pulse's amplitude
+        // 20 ns π at 50 MHz/V needs 0.5 V peak.
+        #expect(abs(program.channels[0].amplitude.siValue - 0.5) < 1e-9)
+        #expect(segment.markers.first?.start ?? 0 > centres.last!)
+    }
+
+    @Test("What cannot be compiled is a typed error saying why", arguments: [
+        ("ideal pulses", SequenceCompilerCase.idealPulses, "give pulses a duration"),
+        ("too much amplitude", .tooShortPulse, "beyond the generator"),
+        ("memory", .tooLongForMemory, "without a sequencer"),
+        ("rate", .rateOutOfRange, "outside the generator"),
+        ("channel", .missingChannel, "does not exist"),
+    ])
+    func errors(name: String, failure: SequenceCompilerCase, expected: String) throws {
+        let error = #expect(throws: SequenceError.self, "\(name)") { try failure.run() }
+        #expect(error?.description.contains(expected) == true, "\(name): \(String(describing: error))")
+    }
+}
+
+enum SequenceCompilerCase: Sendable {
+    case idealPulses, tooShortPulse, tooLongForMemory, rateOutOfRange, missingChannel
+
+    func run() throws {
+        let rate = SampleRate.megasamplesPerSecond(250)
+        switch self {
+        case .idealPulses:
+            let s = try DDSequence(.cpmg, pulses: 4, total: .seconds(1e-6))
+            _ = try SequenceCompiler(capabilities: CompilerTests.plain, sampleRate: rate, wiring: CompilerTests.wiring).compile(s)
+        case .tooShortPulse:
+            let s = try DDSequence(.cpmg, pulses: 4, total: .seconds(1e-6), piPulse: Pulse(angle: .pi, phase: 0, duration: .seconds(1e-9)))
+            _ = try SequenceCompiler(capabilities: CompilerTests.sequencer, sampleRate: .gigasamplesPerSecond(2), wiring: CompilerTests.wiring).compile(s)
+        case .tooLongForMemory:
+            let s = try DDSequence(.cpmg, pulses: 4, total: .seconds(0.1), piPulse: CompilerTests.pi)
+            _ = try SequenceCompiler(capabilities: CompilerTests.plain, sampleRate: rate, wiring: CompilerTests.wiring).compile(s)
+        case .rateOutOfRange:
+            let s = try DDSequence(.cpmg, pulses: 4, total: .seconds(1e-6), piPulse: CompilerTests.pi)
+            _ = try SequenceCompiler(capabilities: CompilerTests.plain, sampleRate: .gigasamplesPerSecond(1), wiring: CompilerTests.wiring).compile(s)
+        case .missingChannel:
+            let s = try DDSequence(.cpmg, pulses: 4, total: .seconds(1e-6), piPulse: CompilerTests.pi)
+            var wiring = CompilerTests.wiring
+            wiring.qChannel = 3
+            _ = try SequenceCompiler(capabilities: CompilerTests.plain, sampleRate: rate, wiring: wiring).compile(s)
+        }
+    }
+}
