@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),
         .testTarget(name: "TelemetryMetricsTests", dependencies: ["TelemetryMetrics", "Telemetry"]),
         .testTarget(
-            name: "InteropTests", dependencies: ["ZeroMQ", "Drivers", "Emulator", "HAL", "Quantities", "Telemetry"], path: "Tests/Interop",
+            name: "InteropTests", dependencies: ["ZeroMQ", "Drivers", "Emulator", "HAL", "Quantities", "Sequences", "Telemetry"], path: "Tests/Interop",
             exclude: ["python", "requirements.txt"]),
     ],
     swiftLanguageModes: [.v6]

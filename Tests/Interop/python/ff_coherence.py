@@ -10,7 +10,7 @@ angular PSD S(ω) = Σ components; white S0; power law A/|ω|^α between w_low a
 Lorentzian 2σ²τ/(1+ω²τ²).
 
 `filter-functions` takes the noise operator σz/2 and a one-sided PSD on a positive ω grid, that is 2S(ω);
-its infidelity I then satisfies χ = 2I for a qubit (REFERENCES.md). Prints two JSON lines:
+its infidelity I then satisfies χ = 2I for a qubit (REFERENCES.md). Prints one JSON line per --spec, then one when done:
   {"event": "chi", "chi": χ, "coherence": e^{-χ}}
   {"event": "done"}
 """
@@ -44,9 +44,15 @@ def spectrum(components, omega):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", required=True, help="the drive and the noise, as JSON (see above)")
+    parser.add_argument("--spec", required=True, action="append",
+                        help="the drive and the noise, as JSON (see above); repeat for several, answered in order")
     parser.add_argument("--timeout", type=float, default=60, help="unused: the computation is bounded")
-    spec = json.loads(parser.parse_args().spec)
+    for text in parser.parse_args().spec:
+        predict(json.loads(text))
+    print(json.dumps({"event": "done"}), flush=True)
+
+
+def predict(spec):
     segments = np.array(spec["segments"], dtype=float)
     dt, rabi, phase = segments[:, 0], segments[:, 1], segments[:, 2]
     sx = np.array([[0, 1], [1, 0]], dtype=complex)
@@ -73,7 +79,6 @@ def main():
     infidelity = ff.infidelity(pulse, one_sided, omega)
     chi = 2 * float(np.sum(infidelity))
     print(json.dumps({"event": "chi", "chi": chi, "coherence": float(np.exp(-chi))}), flush=True)
-    print(json.dumps({"event": "done"}), flush=True)
 
 
 if __name__ == "__main__":
