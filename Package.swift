@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "qrrm",
             dependencies: [
-                "Quantities", "ZeroMQ", "USB", "GPIO", "Runtime", "Emulator", "Telemetry",
+                "Quantities", "ZeroMQ", "USB", "GPIO", "HAL", "Drivers", "Runtime", "Emulator", "Sequences", "Telemetry",
                 "TelemetryRecording", "TelemetryMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

@@ -229,7 +229,8 @@ public struct DDSequence: Sendable, Hashable {
     /// Everything the sequence plays, in time order: π/2ₓ at 0, the refocusing pulses, and the closing π/2ₓ
     /// at T (it maps the refocused coherence back onto z for readout).
     public var operations: [TimedOperation] {
-        let half = Pulse(angle: .pi / 2, phase: 0, duration: .seconds(piPulse.duration.seconds / 2), shape: piPulse.shape)
+        // The same duration as the π pulse at half its amplitude, as the compiler plays it.
+        let half = Pulse(angle: .pi / 2, phase: 0, duration: piPulse.duration, shape: piPulse.shape)
         var operations = [TimedOperation(time: .seconds(0), operation: .pulse(half))]
         for pulse in pulses {
             var p = piPulse

@@ -147,11 +147,20 @@ public final class Keysight33500B: PulseGenerator, Sendable {
             throw .unexpected(instrument, "*IDN?", reply: identity.model, expected: "a 33500B-series model, 33509B … 33522B")
         }
         self.model = model
-        capabilities = PulseGeneratorCapabilities(
+        capabilities = Self.capabilities(of: model)
+    }
+
+    /// The limits of model `number` (e.g. "33522B") with `*OPT?` options such as "MEM"; nil for another model.
+    public static func capabilities(model number: String, options: [String]) -> PulseGeneratorCapabilities? {
+        Model(number: number, options: options).map(capabilities(of:))
+    }
+
+    private static func capabilities(of model: Model) -> PulseGeneratorCapabilities {
+        PulseGeneratorCapabilities(
             channels: model.channels, sampleRates: model.sampleRates, maximumAmplitude: .volts(5),
             memorySamples: model.playsArbitraryWaveforms ? model.memorySamples : 0,
-            minimumSegmentLength: Self.minimumArbLength, granularity: 1, markersPerChannel: 1,
-            maximumSteps: Self.maximumSequenceSteps, maximumRepeats: Self.maximumSequenceRepeats)
+            minimumSegmentLength: minimumArbLength, granularity: 1, markersPerChannel: 1,
+            maximumSteps: maximumSequenceSteps, maximumRepeats: maximumSequenceRepeats)
     }
 
     private static func identity(_ session: SCPISession, _ instrument: String) throws(InstrumentError) -> InstrumentIdentity {
