@@ -17,7 +17,7 @@ extension DDSequence {
     ///
     /// Method: the white part is exact by Parseval, χ_white = (S₀/2)∫₀ᵀ|ỹ|²dt = S₀T/2. For the rest,
     /// χ = (1/2π)∫₀^∞ S(ω)|Y(ω)|²dω is integrated with adaptive Gauss–Kronrod (7/15 points) on panels
-    /// half a period of e^{iωT} wide, so no panel holds more than half an oscillation, with geometric panels
+    /// one period of e^{iωT} wide (the slowest oscillation of |Y|²), with geometric panels
     /// towards ω = 0 and the PSD's cutoffs as panel ends, bisecting the worst panel until the summed error
     /// estimate is within half of `tolerance`. The ends are cut where their rigorous bounds fall
     /// below a quarter of `tolerance` each: below ε, |Y|² ≤ (|Y(0)| + ωT²/2)²; above Ω, |Y|² ≤ C²/ω² with
@@ -55,11 +55,11 @@ extension DDSequence {
         // High end: above Ω bounded.
         let angle = max(piPulse.angle, .pi)
         let c = 3.squareRoot() * (2 + Double(pulses.count) * angle)
-        let halfPeriod = Double.pi / total
-        var omegaMax = max(40 * halfPeriod * Double(pulses.count + 1), (psd.breakpoints.max() ?? 0) * 1.0001)
+        let period = 2 * Double.pi / total  // one period of e^{iωT}: GK15 is exact to ~1e-10 on it, refinement does the rest
+        var omegaMax = max(40 * period * Double(pulses.count + 1), (psd.breakpoints.max() ?? 0) * 1.0001)
         let maximumPanels = 100_000.0
         var tailError = c * c * psd.tailBound(above: omegaMax) / (2 * .pi)
-        while tailError > quarter, omegaMax / halfPeriod < maximumPanels {
+        while tailError > quarter, omegaMax / period < maximumPanels {
             omegaMax *= 2
             tailError = c * c * psd.tailBound(above: omegaMax) / (2 * .pi)
         }
@@ -67,12 +67,12 @@ extension DDSequence {
         // Panel ends: octaves from ε to one half-period, then half-periods to Ω, plus the PSD's breakpoints.
         var ends: [Double] = []
         var edge = epsilon
-        while edge < halfPeriod {
+        while edge < period {
             ends.append(edge)
             edge *= 2
         }
-        let linearCount = Int((omegaMax / halfPeriod).rounded(.up))
-        for k in 1...max(linearCount, 1) { ends.append(Double(k) * halfPeriod) }
+        let linearCount = Int((omegaMax / period).rounded(.up))
+        for k in 1...max(linearCount, 1) { ends.append(Double(k) * period) }
         ends += psd.breakpoints.filter { $0 > epsilon && $0 < omegaMax }
         ends.sort()
         let integrand = { (omega: Double) -> Double in psd.value(at: omega) * filter.spectralWeight(omega) / (2 * .pi) }
