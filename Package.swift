@@ -1,6 +1,9 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// `-O` in every configuration, for the numeric modules (see their targets).
+let optimizedAlways: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "QuantumRealm",
     platforms: [.macOS(.v15)],
@@ -47,9 +50,11 @@ let package = Package(
         .target(name: "Drivers", dependencies: ["HAL", "USB", "GPIO", "Quantities"]),
         .target(
             name: "Emulator",
-            dependencies: ["HAL", "Quantities", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["HAL", "Quantities", .product(name: "Yams", package: "Yams")], swiftSettings: optimizedAlways),
         // Sequences never imports the emulator: when the two agree, that is an independent check.
-        .target(name: "Sequences", dependencies: ["HAL", "Quantities"]),
+        // The numeric modules are optimized in debug builds too: the test suite integrates filter functions
+        // and simulates shots by the million, which unoptimized generic code runs 20-50x slower.
+        .target(name: "Sequences", dependencies: ["HAL", "Quantities"], swiftSettings: optimizedAlways),
         // The wire schema's Swift code is generated once and committed (Sources/Telemetry/Generated);
         // only the SwiftProtobuf runtime is a dependency, never its protoc plugin.
         .target(

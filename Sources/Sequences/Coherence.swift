@@ -64,15 +64,22 @@ extension DDSequence {
             tailError = c * c * psd.tailBound(above: omegaMax) / (2 * .pi)
         }
 
-        // Panel ends: octaves from ε to one half-period, then half-periods to Ω, plus the PSD's breakpoints.
+        // Panel ends: octaves from ε to one period, then periods up to 10⁵ of them, then panels growing by 2 %
+        // to Ω (far above the sequence's structure, where the error estimate drives any refinement), plus the
+        // PSD's breakpoints.
         var ends: [Double] = []
         var edge = epsilon
         while edge < period {
             ends.append(edge)
             edge *= 2
         }
-        let linearCount = Int((omegaMax / period).rounded(.up))
+        let linearCount = Int(min((omegaMax / period).rounded(.up), maximumPanels))
         for k in 1...max(linearCount, 1) { ends.append(Double(k) * period) }
+        edge = Double(linearCount) * period
+        while edge < omegaMax {
+            edge = min(edge * 1.02, omegaMax)
+            ends.append(edge)
+        }
         ends += psd.breakpoints.filter { $0 > epsilon && $0 < omegaMax }
         ends.sort()
         let integrand = { (omega: Double) -> Double in psd.value(at: omega) * filter.spectralWeight(omega) / (2 * .pi) }
@@ -81,19 +88,31 @@ extension DDSequence {
         return CoherencePrediction(chi: chi, errorBound: headError + tailError + quadratureError)
     }
 
-    /// T₂ for this family and pulse count: the total time at which χ(T) = 1 (coherence 1/e), found by
-    /// bisection in log T between `lower` and `upper`; nil when χ stays below 1 up to `upper`.
+    /// T₂ for this family and pulse count: the total time at which χ(T) = 1 (coherence 1/e). The bracket
+    /// starts at `guess` and doubles or halves until it holds the crossing, then bisects in log T to 1e-6
+    /// relative; nil when χ stays below 1 up to `upper`.
     public func coherenceTime(
-        noise: NoisePSD, lower: Time = .seconds(1e-9), upper: Time = .seconds(10)
+        noise: NoisePSD, guess: Time = .seconds(1e-6), upper: Time = .seconds(100)
     ) throws(SequenceError) -> Time? {
         func chi(at seconds: Double) throws(SequenceError) -> Double {
             try DDSequence(family, pulses: order == 0 ? 1 : order, total: .seconds(seconds), piPulse: piPulse)
                 .predict(noise: noise, tolerance: 1e-6).chi
         }
-        var lo = lower.seconds, hi = upper.seconds
-        guard try chi(at: hi) >= 1 else { return nil }
-        if try chi(at: lo) >= 1 { return .seconds(lo) }
-        for _ in 0..<60 where hi / lo > 1 + 1e-7 {
+        var lo = guess.seconds, hi = guess.seconds
+        if try chi(at: lo) >= 1 {
+            while try chi(at: lo) >= 1 {
+                guard lo > 1e-15 else { return .seconds(lo) }
+                lo /= 2
+            }
+            hi = lo * 2
+        } else {
+            while try chi(at: hi) < 1 {
+                guard hi < upper.seconds else { return nil }
+                hi *= 2
+            }
+            lo = hi / 2
+        }
+        for _ in 0..<40 where hi / lo > 1 + 1e-6 {
             let mid = (lo * hi).squareRoot()
             if try chi(at: mid) >= 1 { hi = mid } else { lo = mid }
         }

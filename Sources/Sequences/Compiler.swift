@@ -135,6 +135,57 @@ public struct SequenceCompiler: Sendable {
         return program
     }
 
+    /// A Zeno loop: a resonant drive about x of Rabi frequency `rabi` (rad/s) lasting `duration` in total,
+    /// interrupted by `measurements` equally spaced readouts. Each period is the drive for duration/n, then
+    /// `pause` with the drive off and the readout marker raised at its start (the measurement instant). On a
+    /// sequencer that is one segment repeated n times; otherwise every sample.
+    public func compileZeno(rabi: Double, duration: Time, measurements n: Int, pause: Time = .seconds(200e-9)) throws(SequenceError) -> PulseProgram {
+        let rate = sampleRate.siValue
+        guard n >= 1 else { throw SequenceError("a Zeno loop needs at least one measurement, got \(n)") }
+        guard rabi.isFinite, rabi > 0, duration.seconds > 0, pause.seconds >= 0 else {
+            throw SequenceError("the Rabi frequency and duration must be positive, got \(rabi) rad/s and \(duration)")
+        }
+        guard capabilities.sampleRates.contains(rate) else {
+            throw SequenceError("\(rate) Sa/s is outside the generator's \(capabilities.sampleRates.lowerBound)…\(capabilities.sampleRates.upperBound) Sa/s")
+        }
+        let drive = Int((duration.seconds * rate / Double(n)).rounded())
+        guard drive >= 1, abs(Double(drive * n) - duration.seconds * rate) < 0.5 else {
+            throw SequenceError("\(duration) in \(n) parts is not a whole number of samples at \(rate) Sa/s")
+        }
+        let volts = rabi / (2 * .pi * wiring.rabiPerVolt)
+        guard volts <= capabilities.maximumAmplitude.siValue else {
+            throw SequenceError("a Rabi frequency of \(rabi) rad/s needs \(volts) V, beyond the generator's \(capabilities.maximumAmplitude.siValue) V")
+        }
+        let gap = max(Int((pause.seconds * rate).rounded()), 1)
+        let length = legal(drive + gap)
+        let marker = min(max(Int((wiring.measurement.seconds * rate).rounded()), 1), length - drive)
+        var i = [Float](repeating: 0, count: length)
+        for k in 0..<drive { i[k] = 1 }
+        let period = PulseProgram.Segment(
+            name: "zeno", length: length, waveforms: [wiring.iChannel: .samples(i)],
+            markers: [.init(channel: wiring.readoutMarker.channel, number: wiring.readoutMarker.number, start: drive, length: marker)],
+            measurements: [.init(readout: wiring.readout, start: drive, length: marker)])
+        var channels = [PulseProgram.OutputChannel(number: wiring.iChannel, amplitude: .volts(volts))]
+        if wiring.readoutMarker.channel != wiring.iChannel {
+            channels.append(.init(number: wiring.readoutMarker.channel, amplitude: .volts(volts)))
+        }
+        let program: PulseProgram
+        if capabilities.canSequence, n <= capabilities.maximumRepeats {
+            program = PulseProgram(sampleRate: sampleRate, channels: channels, segments: [period],
+                                   steps: [.init(segment: "zeno", repeats: n, waitForTrigger: true)])
+        } else {
+            let all = (0..<n).flatMap { _ in i }
+            var segment = PulseProgram.Segment(name: "zeno", length: all.count, waveforms: [wiring.iChannel: .samples(all)])
+            for m in 0..<n {
+                segment.markers.append(.init(channel: wiring.readoutMarker.channel, number: wiring.readoutMarker.number, start: m * length + drive, length: marker))
+                segment.measurements.append(.init(readout: wiring.readout, start: m * length + drive, length: marker))
+            }
+            program = PulseProgram(sampleRate: sampleRate, channels: channels, segments: [segment], steps: [.init(segment: "zeno", waitForTrigger: true)])
+        }
+        do { try capabilities.check(program) } catch { throw SequenceError("the compiled Zeno loop does not fit the generator: \(error.message)") }
+        return program
+    }
+
     /// Everything placed on the sample grid, relative to the preparation pulse's centre (sample 0).
     struct Timeline {
         var pulses: [PlacedPulse]

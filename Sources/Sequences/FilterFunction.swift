@@ -163,10 +163,13 @@ public struct FilterFunction: Sendable {
         let n = positions.count
         let endSign = n % 2 == 0 ? -1.0 : 1.0
         var re = 1 + endSign * cos(z), im = endSign * sin(z)
-        for (index, delta) in positions.enumerated() {
-            let sign = (index + 1) % 2 == 0 ? 2.0 : -2.0
-            re += sign * cos(z * delta)
-            im += sign * sin(z * delta)
+        positions.withUnsafeBufferPointer { deltas in
+            var sign = -2.0
+            for index in 0..<deltas.count {
+                re += sign * cos(z * deltas[index])
+                im += sign * sin(z * deltas[index])
+                sign = -sign
+            }
         }
         return 0.5 * (re * re + im * im)
     }
