@@ -48,6 +48,12 @@ let package = Package(
             path: "Benchmarks/ZeroMQThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
 
+        // χ for CPMG-1…64 under 1/f: the Sequences library vs filter-functions at equal accuracy.
+        .executableTarget(
+            name: "chi-compare",
+            dependencies: [.product(name: "Sequences", package: mainPackageIdentity)],
+            path: "Sources/chi-compare"),
+
         // Swift vs. raw libzmq (Anchors/zmq_pubsub.c), interleaved rounds in one invocation.
         .executableTarget(
             name: "zmq-compare",

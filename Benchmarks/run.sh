@@ -49,6 +49,7 @@ swift build -c release --product zmq-compare
 swift build -c release --product scpi-compare
 swift build -c release --product telemetry-compare
 swift build -c release --product qubit-compare
+swift build -c release --product chi-compare
 swift build -c release --product ZeroMQThroughput
 
 step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
@@ -68,6 +69,13 @@ if python3 -c 'import numpy' 2>/dev/null; then
     .build/release/qubit-compare --anchor Anchors/qubit_numpy.py --rounds "$ROUNDS" --shots "${SHOTS:-20000}"
 else
     echo "skipped: python3 with numpy is needed for the anchor (pip install numpy)"
+fi
+
+step "chi-compare: chi for CPMG-1...64 under 1/f, Sequences vs filter-functions at equal accuracy"
+if python3 -c 'import filter_functions' 2>/dev/null; then
+    .build/release/chi-compare --anchor Anchors/chi_filter_functions.py --rounds "${CHI_ROUNDS:-3}" --accuracy 1e-4
+else
+    echo "skipped: python3 with filter-functions is needed for the anchor (pip install filter-functions)"
 fi
 
 step "ordo-one benchmarks (per message: scalingFactor .kilo, one iteration = 1000 messages)"

@@ -64,6 +64,31 @@ extension DDSequence {
             tailError = c * c * psd.tailBound(above: omegaMax) / (2 * .pi)
         }
 
+        // Ideal pulses under a PSD with S/ω² non-increasing: beyond Ω_s, F(ωT) = F̄ + Σ_{k<l} c_k c_l cos(ωTΔ_kl)
+        // with F̄ = 1 + 2N, so the tail is (1/π)F̄∫S/ω² exactly, and each cosine term integrates against the
+        // non-increasing S/ω² to at most 2(S/ω²)(Ω_s)/(TΔ_kl) (second mean-value theorem). Ω_s doubles from a
+        // few multiples of the sequence's structure until that bound is below a quarter of the tolerance.
+        var meanTail = 0.0, remainderBound = 0.0
+        if filter.isIdeal, psd.exactTail(above: omegaMax) != nil {
+            let nodes = [(0.0, 1.0), (1.0, pulses.count % 2 == 0 ? -1.0 : 1.0)]
+                + pulses.enumerated().map { ($0.element.position, $0.offset % 2 == 0 ? -2.0 : 2.0) }
+            var pairSum = 0.0
+            for k in nodes.indices {
+                for l in (k + 1)..<nodes.count where nodes[l].0 != nodes[k].0 {
+                    pairSum += abs(nodes[k].1 * nodes[l].1) / (total * abs(nodes[l].0 - nodes[k].0))
+                }
+            }
+            var split = 4 * period * Double(pulses.count + 1)
+            func bound(_ omega: Double) -> Double { 2 * pairSum * psd.value(at: omega) / (omega * omega) / .pi }
+            while bound(split) > quarter, split < omegaMax { split *= 2 }
+            if split < omegaMax, let tail = psd.exactTail(above: split) {
+                meanTail = Double(1 + 2 * pulses.count) * tail / .pi
+                remainderBound = bound(split)
+                omegaMax = split
+                tailError = 0
+            }
+        }
+
         // Panel ends: octaves from ε to one period, then periods up to 10⁵ of them, then panels growing by 2 %
         // to Ω (far above the sequence's structure, where the error estimate drives any refinement), plus the
         // PSD's breakpoints.
@@ -84,8 +109,8 @@ extension DDSequence {
         ends.sort()
         let integrand = { (omega: Double) -> Double in psd.value(at: omega) * filter.spectralWeight(omega) / (2 * .pi) }
         let (value, quadratureError) = GaussKronrod.integrate(integrand, ends: ends, tolerance: 2 * quarter)
-        chi += value
-        return CoherencePrediction(chi: chi, errorBound: headError + tailError + quadratureError)
+        chi += value + meanTail
+        return CoherencePrediction(chi: chi, errorBound: headError + tailError + remainderBound + quadratureError)
     }
 
     /// T₂ for this family and pulse count: the total time at which χ(T) = 1 (coherence 1/e). The bracket

@@ -124,6 +124,28 @@ public indirect enum NoisePSD: Sendable, Hashable {
         }
     }
 
+    /// ∫_Ω^∞ S(ω)/ω² dω exactly, where S/ω² is non-increasing in closed form; nil for a table (not monotone).
+    func exactTail(above cutoff: Double) -> Double? {
+        switch self {
+        case .white: return nil
+        case let .powerLaw(a, alpha, low, high):
+            if cutoff >= high { return 0 }
+            let from = max(cutoff, low)
+            let upper = high.isFinite ? pow(high, -1 - alpha) : 0
+            return a * (pow(from, -1 - alpha) - upper) / (1 + alpha)
+        case let .lorentzian(variance, tau):
+            return 2 * variance * tau * (1 / cutoff - tau * (Double.pi / 2 - atan(cutoff * tau)))
+        case .tabulated: return nil
+        case let .sum(parts):
+            var total = 0.0
+            for part in parts {
+                guard let tail = part.exactTail(above: cutoff) else { return nil }
+                total += tail
+            }
+            return total
+        }
+    }
+
     /// An upper bound on ∫₀^ε S(ω)·ω^k dω (k = 0 or 2), for the low-frequency end of χ; infinite when it diverges.
     func headBound(below epsilon: Double, power k: Double) -> Double {
         switch self {
