@@ -162,23 +162,26 @@ enum GaussKronrod {
     static func rule(_ f: (Double) -> Double, _ a: Double, _ b: Double) -> (value: Double, error: Double) {
         let centre = (a + b) / 2, half = (b - a) / 2
         let fc = f(centre)
-        var values = [(Double, Double)](repeating: (0, 0), count: kronrod.count)
-        var k = kronrodCentre * fc, g = gaussCentre * fc
-        for (index, node) in kronrod.enumerated() {
-            let left = f(centre - half * node.x), right = f(centre + half * node.x)
-            values[index] = (left, right)
-            k += node.w * (left + right)
-            if index % 2 == 1 { g += gauss[index / 2] * (left + right) }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * kronrod.count) { values in
+            var k = kronrodCentre * fc, g = gaussCentre * fc
+            for index in 0..<kronrod.count {
+                let node = kronrod[index]
+                let left = f(centre - half * node.x), right = f(centre + half * node.x)
+                values[2 * index] = left
+                values[2 * index + 1] = right
+                k += node.w * (left + right)
+                if index % 2 == 1 { g += gauss[index / 2] * (left + right) }
+            }
+            let mean = k / 2
+            var resasc = kronrodCentre * abs(fc - mean)
+            for index in 0..<kronrod.count {
+                resasc += kronrod[index].w * (abs(values[2 * index] - mean) + abs(values[2 * index + 1] - mean))
+            }
+            resasc *= abs(half)
+            var error = abs((k - g) * half)
+            if resasc > 0, error > 0 { error = resasc * min(1, pow(200 * error / resasc, 1.5)) }
+            return (k * half, error)
         }
-        let mean = k / 2
-        var resasc = kronrodCentre * abs(fc - mean)
-        for (index, node) in kronrod.enumerated() {
-            resasc += node.w * (abs(values[index].0 - mean) + abs(values[index].1 - mean))
-        }
-        resasc *= abs(half)
-        var error = abs((k - g) * half)
-        if resasc > 0, error > 0 { error = resasc * min(1, pow(200 * error / resasc, 1.5)) }
-        return (k * half, error)
     }
 
     /// ∫ over the panels between consecutive `ends`, bisecting in rounds every panel whose error estimate

@@ -45,6 +45,9 @@ public struct FilterFunction: Sendable {
     private let pieces: [Piece]
     /// δⱼ of the refocusing pulses.
     private let positions: [Double]
+    /// (δ₁, δⱼ₊₁ − δⱼ) when the pulses are equally spaced (CP, CPMG, PDD, the XY families, KDD): then
+    /// e^{izδⱼ} is a geometric progression and the sum needs two sines and cosines, not 2N.
+    private let uniform: (first: Double, step: Double)?
     /// Whether every pulse is ideal (instantaneous): then the closed general form applies exactly.
     public let isIdeal: Bool
 
@@ -69,7 +72,15 @@ public struct FilterFunction: Sendable {
         }
         pieces.append(Piece(start: time, end: total, vector: frame.z))
         self.pieces = pieces
-        positions = sequence.pulses.map(\.position)
+        let deltas = sequence.pulses.map(\.position)
+        positions = deltas
+        if deltas.count >= 2 {
+            let step = deltas[1] - deltas[0]
+            let equal = deltas.indices.allSatisfy { abs(deltas[$0] - (deltas[0] + Double($0) * step)) < 1e-13 }
+            uniform = equal ? (deltas[0], step) : nil
+        } else {
+            uniform = nil
+        }
         isIdeal = width == 0
     }
 
@@ -145,7 +156,7 @@ public struct FilterFunction: Sendable {
     /// |Y(ω)|², summed over the three components of the toggling-frame vector.
     public func spectralWeight(_ omega: Double) -> Double {
         let z = omega * sequence.total.seconds
-        if isIdeal, z > 1e-3 { return 2 * Self.idealForm(z, positions: positions) / (omega * omega) }
+        if isIdeal, z > 1e-3 { return 2 * idealValue(z) / (omega * omega) }
         let (re, im) = transform(omega)
         return (re * re).sum() + (im * im).sum()
     }
@@ -153,9 +164,26 @@ public struct FilterFunction: Sendable {
     /// F(z) at z = ωT, by the general form: ½ω²|Y(ω)|²; for ideal pulses, the closed sum
     /// ½|1 + (−1)^{N+1}e^{iz} + 2Σⱼ(−1)ʲe^{izδⱼ}|².
     public func value(at z: Double) -> Double {
-        if isIdeal { return Self.idealForm(z, positions: positions) }
+        if isIdeal { return idealValue(z) }
         let omega = z / sequence.total.seconds
         return 0.5 * omega * omega * spectralWeight(omega)
+    }
+
+    /// The ideal-pulse form at z, by the geometric progression when the pulses are equally spaced.
+    private func idealValue(_ z: Double) -> Double {
+        guard let uniform else { return Self.idealForm(z, positions: positions) }
+        let n = positions.count
+        let endSign = n % 2 == 0 ? -1.0 : 1.0
+        var re = 1 + endSign * cos(z), im = endSign * sin(z)
+        // term = −2·e^{izδ₁}, multiplied by −e^{iz·step} each pulse.
+        var tr = -2 * cos(z * uniform.first), ti = -2 * sin(z * uniform.first)
+        let sr = -cos(z * uniform.step), si = -sin(z * uniform.step)
+        for _ in 0..<n {
+            re += tr
+            im += ti
+            (tr, ti) = (tr * sr - ti * si, tr * si + ti * sr)
+        }
+        return 0.5 * (re * re + im * im)
     }
 
     /// ½|1 + (−1)^{N+1}e^{iz} + 2Σⱼ(−1)ʲe^{izδⱼ}|² (Cywiński et al., eq. for ideal π pulses).
