@@ -132,6 +132,40 @@ struct QubitNoiseTests {
         expectVariance(double, phaseVariance(synthesis.value, t: 2 * t, lo: lo, hi: hi), samples: n)
     }
 
+    /// The shot loop's sine and cosine agree with libm to a few ulp, and hand large arguments to it.
+    @Test func sineCosineAgreesWithLibm() {
+        var random = Xoshiro256StarStar(seed: 3)
+        for scale in [1e-9, 1e-3, 1.0, 10.0, 1e3, 1e6] {
+            for _ in 0..<20_000 {
+                let x = (2 * random.unit() - 1) * scale
+                let (s, c) = sineCosine(x)
+                #expect(abs(s - sin(x)) <= 4e-16 && abs(c - cos(x)) <= 4e-16, "x = \(x)")
+            }
+        }
+        for x in [0.0, -0.0, .pi / 4, .pi / 2, .pi, 3 * .pi / 2, 0x1p20, -0x1p20] {
+            let (s, c) = sineCosine(x)
+            #expect(abs(s - sin(x)) <= 4e-16 && abs(c - cos(x)) <= 4e-16, "x = \(x)")
+        }
+        for x in [0x1p21, -1e300, .infinity] {
+            let (s, c) = sineCosine(x)
+            #expect(s.bitPattern == sin(x).bitPattern && c.bitPattern == cos(x).bitPattern)
+        }
+    }
+
+    /// Streams of one seed differ from each other and from the seed's own generator.
+    @Test func streamsAreDistinct() {
+        var firsts = Set<UInt64>()
+        var plain = Xoshiro256StarStar(seed: 7)
+        firsts.insert(plain.next())
+        for stream in 0..<1000 as Range<UInt64> {
+            var random = Xoshiro256StarStar(seed: 7, stream: stream)
+            firsts.insert(random.next())
+        }
+        var other = Xoshiro256StarStar(seed: 8, stream: 0)
+        firsts.insert(other.next())
+        #expect(firsts.count == 1002)
+    }
+
     @Test func gaussianSamplerHasUnitMomentsAndTails() {
         var random = Xoshiro256StarStar(seed: 9)
         let n = 400_000

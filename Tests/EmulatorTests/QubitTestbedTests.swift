@@ -18,10 +18,11 @@ enum Bench {
         QubitSpec(frequency: 5e9, t1: t1, dephasing: noise, rabiPerVolt: 500e6, amplitudeError: amplitudeError, readout: readout)
     }
 
-    static func testbed(_ spec: QubitSpec, seed: UInt64 = 1) throws -> QubitTestbed {
+    static func testbed(_ spec: QubitSpec, seed: UInt64 = 1, threads: Int? = nil) throws -> QubitTestbed {
         try QubitTestbed(TestbedSpec(
             qubits: [.init(name: "q0", spec: spec, drive: .init(generator: "awg1", i: 1, q: 2), readout: "ro")],
-            readouts: [.init(instrument: "ro", trigger: .init(generator: "awg1", channel: 1, marker: 1))], seed: seed))
+            readouts: [.init(instrument: "ro", trigger: .init(generator: "awg1", channel: 1, marker: 1))], seed: seed),
+            threads: threads)
     }
 
     /// A square pulse of `angle` (a multiple of π/4 per two samples) about phase `phase` starting at `start`.
@@ -198,6 +199,29 @@ struct QubitTestbedTests {
         #expect(first.count == 300)
         #expect(try records(seed: 5) == first)
         #expect(try records(seed: 6) != first)
+    }
+
+    /// Shot n draws from stream n of the seed: the records are the same on 1 thread or several, and
+    /// whether the shots come in one play or several.
+    @Test func recordsDoNotDependOnThreadsOrPlaySplits() throws {
+        let noisy = Bench.qubit(noise: try .powerLaw(amplitude: 1e9, alpha: 1, low: 10, high: 1e8), t1: 20e-6,
+                                readout: QubitSpec.transmon.readout)
+        let program = Bench.program([Bench.segment("s", length: 3000, pulses: [(Double.pi / 2, 0, 0), (Double.pi / 2, 0, 2000)],
+                                                   measurements: [1000, 2500])])
+        func records(threads: Int, plays: [Int]) throws -> [MeasurementRecord] {
+            let testbed = try Bench.testbed(noisy, seed: 11, threads: threads)
+            #expect(testbed.threads == threads)
+            for shots in plays { testbed.play(program, generator: "awg1", shots: shots) }
+            return testbed.takeRecords(readout: "ro", maximum: .max)
+        }
+        let single = try records(threads: 1, plays: [2500])
+        #expect(single.count == 5000)
+        #expect(single.map(\.shot) == (0..<2500).flatMap { [$0, $0] })
+        #expect(single.map(\.window) == (0..<2500).flatMap { _ in [0, 1] })
+        #expect(Set(single.map(\.points[0].i)).count > 4900)
+        for threads in [2, 3, 5] { #expect(try records(threads: threads, plays: [2500]) == single) }
+        #expect(try records(threads: 1, plays: [1, 700, 99, 1700]) == single)
+        #expect(try records(threads: 3, plays: [130, 2370]) == single)
     }
 
     @Test func readoutErrorsAndShotNoise() throws {

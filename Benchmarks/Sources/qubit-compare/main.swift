@@ -4,11 +4,12 @@
 // invocation. Both sample exact OU updates per interval, evolve a Bloch vector with T₁, measure and
 // produce the readout record (assignment errors, shot noise).
 //
-// Usage: qubit-compare [--anchor PATH] [--python PATH] [--rounds N] [--shots N] [--min-ratio R]
+// Usage: qubit-compare [--anchor PATH] [--python PATH] [--rounds N] [--shots N] [--threads N] [--min-ratio R]
 //   --anchor     the numpy script (default Anchors/qubit_numpy.py)
 //   --python     the interpreter (default python3)
 //   --rounds     rounds of testbed-then-numpy (default 5)
 //   --shots      shots per run (default 20000)
+//   --threads    threads the testbed spreads shots over (default: the active processor count)
 //   --min-ratio  exit 1 if the median testbed/numpy ratio is below this (default: report only)
 import Emulator
 import Foundation
@@ -20,6 +21,7 @@ struct Options {
     var python = "python3"
     var rounds = 5
     var shots = 20_000
+    var threads: Int?
     var minRatio: Double?
 }
 
@@ -46,6 +48,7 @@ func parseOptions() -> Options {
         case "--python": options.python = value(flag)
         case "--rounds": options.rounds = number(flag)
         case "--shots": options.shots = number(flag)
+        case "--threads": options.threads = number(flag) as Int
         case "--min-ratio": options.minRatio = number(flag) as Double
         default: fail("unknown argument \(flag)")
         }
@@ -95,7 +98,7 @@ do {
     let spec = TestbedSpec(
         qubits: [.init(name: "q0", spec: qubit, drive: .init(generator: "awg1", i: 1, q: 2), readout: "ro")],
         readouts: [.init(instrument: "ro", trigger: .init(generator: "awg1", channel: 1, marker: 1))], seed: 1)
-    let testbed = try QubitTestbed(spec)
+    let testbed = try QubitTestbed(spec, threads: options.threads)
     let synthesis = try NoiseSynthesis(qubit.dephasing)
     let anchorInput: [String: Any] = [
         "white": synthesis.white, "components": synthesis.components.map { [$0.variance, $0.rate] }, "t1": qubit.t1,
@@ -139,7 +142,7 @@ do {
     }
 
     _ = testbedRun() // warm-up: compiles the program once, as every later play reuses it
-    print("CPMG-\(pulses) on the transmon preset (\(synthesis.components.count) OU components), \(options.shots) shots per run")
+    print("CPMG-\(pulses) on the transmon preset (\(synthesis.components.count) OU components), \(options.shots) shots per run, testbed on \(testbed.threads) thread(s)")
     print("round  testbed shots/s   numpy shots/s   testbed/numpy   P(1) testbed  numpy")
     var ratios: [Double] = [], ours: [Double] = [], theirs: [Double] = []
     for round in 1...options.rounds {

@@ -43,6 +43,14 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
         s0 = seeder.next(); s1 = seeder.next(); s2 = seeder.next(); s3 = seeder.next()
     }
 
+    /// Stream `stream` of `seed`: a generator seeded through SplitMix64 from a hash of both, so that
+    /// stream n can be made without drawing the streams before it (one stream per shot, on any thread).
+    public init(seed: UInt64, stream: UInt64) {
+        var key = SeededGenerator(seed: seed)
+        var mixer = SeededGenerator(seed: stream)
+        self.init(seed: key.next() ^ mixer.next())
+    }
+
     @inline(__always)
     public mutating func next() -> UInt64 {
         let result = Self.rotl(s1 &* 5, 7) &* 9
@@ -68,14 +76,33 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
     /// abscissa from the rest; the wedges and the tail (beyond r) are sampled exactly.
     @inline(__always)
     public mutating func gaussian() -> Double {
+        Ziggurat.shared.layers.withUnsafeBufferPointer { gaussian($0.baseAddress!) }
+    }
+
+    /// `gaussian()` with the ziggurat's layers at hand (`Ziggurat.shared.layers`), for hot loops:
+    /// branch-free but for the rare (about 1 in 100) draw outside the layer's inner rectangle.
+    @inline(__always)
+    mutating func gaussian(_ layers: UnsafePointer<Ziggurat.Layer>) -> Double {
         let bits = next()
-        let layer = Int(bits & 0xFF)
+        let layer = Int(truncatingIfNeeded: bits & 0xFF)
         let magnitude = (bits >> 12) & 0x000F_FFFF_FFFF_FFFF
-        let table = Ziggurat.shared
-        let x = Double(magnitude) * table.scale[layer]
-        let signed = bits & 0x100 == 0 ? x : -x
-        if magnitude < table.accept[layer] { return signed }
-        return gaussianSlowPath(layer: layer, x: x, negative: bits & 0x100 != 0)
+        let entry = layers[layer]
+        // magnitude < 2⁵², so the signed conversion is exact and needs no unsigned fix-up.
+        let x = Double(Int64(bitPattern: magnitude)) * entry.scale
+        if _fastPath(magnitude < entry.accept) {
+            return Double(bitPattern: x.bitPattern ^ ((bits & 0x100) << 55))
+        }
+        // The state goes in and out by value, so it never needs an address and stays in registers.
+        let (value, state) = Self.gaussianSlowPath(self, layer: layer, x: x, negative: bits & 0x100 != 0)
+        self = state
+        return value
+    }
+
+    @inline(never)
+    private static func gaussianSlowPath(_ generator: Self, layer: Int, x: Double, negative: Bool) -> (Double, Self) {
+        var generator = generator
+        let value = generator.gaussianSlowPath(layer: layer, x: x, negative: negative)
+        return (value, generator)
     }
 
     private mutating func gaussianSlowPath(layer: Int, x: Double, negative: Bool) -> Double {
@@ -112,6 +139,15 @@ struct Ziggurat: Sendable {
     static let v = 0.00492867323399
     static let shared = Ziggurat()
 
+    /// What the fast path reads of layer i, side by side: x[i] / 2⁵² (turns a 52-bit integer into an
+    /// abscissa in layer i) and 2⁵²·x[i+1]/x[i] (below it a point lies inside the next layer's
+    /// rectangle, under the curve).
+    struct Layer: Sendable {
+        var scale: Double
+        var accept: UInt64
+    }
+
+    let layers: [Layer]
     /// x[i] / 2⁵², to turn a 52-bit integer into an abscissa in layer i.
     let scale: [Double]
     /// 2⁵²·x[i+1]/x[i]: below it a point lies inside the next layer's rectangle, under the curve.
@@ -132,5 +168,6 @@ struct Ziggurat: Sendable {
         scale = (0..<n).map { x[$0] / two52 }
         accept = (0..<n).map { UInt64(two52 * x[$0 + 1] / x[$0]) }
         density = x.map { exp(-0.5 * $0 * $0) }
+        layers = zip(scale, accept).map { Layer(scale: $0, accept: $1) }
     }
 }

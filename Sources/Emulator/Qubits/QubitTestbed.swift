@@ -11,24 +11,32 @@ import Synchronization
 /// Qubits are independent: a program measures the qubits whose readout its generator triggers, and
 /// drives those whose drive channels are on that generator. Queues keep the newest `queueCapacity`
 /// records per readout; older ones are dropped (counted by `droppedRecords(readout:)`).
-/// Deterministic given the seed and the sequence of calls.
+/// Deterministic given the seed and the sequence of calls: shot n (counted since the bench was built)
+/// draws from its own stream of the seed, so neither the thread count nor how shots are split into
+/// plays changes a record.
 public final class QubitTestbed: QubitBench {
     public let spec: TestbedSpec
     public let queueCapacity: Int
+    /// Threads a play's shots are spread over (1: the calling thread only).
+    public let threads: Int
     private let dynamics: [QubitDynamics]
     private let simulation: Mutex<Simulation>
     private let queues: Mutex<[String: RecordQueue]>
 
-    /// Shots simulated between hand-overs to the queues, so readers see records while a long play runs.
+    /// Shots simulated per thread between hand-overs to the queues, so readers see records while a
+    /// long play runs.
     private static let shotsPerBatch = 1024
+    /// Shots a worker takes at a time: small enough to balance two threads on a busy machine.
+    private static let shotsPerBlock = 64
 
     private struct Simulation: ~Copyable {
-        var random: Xoshiro256StarStar
         var shot = 0
         var cachedProgram: (program: PulseProgram, generator: String, compiled: ShotProgram)?
     }
 
-    public init(_ spec: TestbedSpec, queueCapacity: Int = 1_000_000) throws(QubitSpecError) {
+    /// `threads` defaults to the active processor count. Records do not depend on it: shot n draws
+    /// its random numbers from stream n of the seed (`Xoshiro256StarStar(seed:stream:)`).
+    public init(_ spec: TestbedSpec, queueCapacity: Int = 1_000_000, threads: Int? = nil) throws(QubitSpecError) {
         try spec.validate()
         var dynamics: [QubitDynamics] = []
         for qubit in spec.qubits {
@@ -38,8 +46,9 @@ public final class QubitTestbed: QubitBench {
         }
         self.spec = spec
         self.queueCapacity = max(1, queueCapacity)
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.dynamics = dynamics
-        simulation = Mutex(Simulation(random: Xoshiro256StarStar(seed: spec.seed)))
+        simulation = Mutex(Simulation())
         queues = Mutex(Dictionary(uniqueKeysWithValues: spec.readouts.map { ($0.instrument, RecordQueue()) }))
     }
 
@@ -55,19 +64,14 @@ public final class QubitTestbed: QubitBench {
                 compiled = ShotProgram(program, generator: generator, spec: spec, dynamics: dynamics)
                 simulation.cachedProgram = (program, generator, compiled)
             }
-            guard !compiled.readouts.isEmpty else {
-                simulation.shot += shots
-                return
-            }
-            var runner = ShotRunner(compiled, dynamics: dynamics)
+            let first = simulation.shot
+            simulation.shot += shots
+            guard !compiled.readouts.isEmpty else { return }
+            let batchSize = Self.shotsPerBatch * threads
             var done = 0
             while done < shots {
-                let batch = min(Self.shotsPerBatch, shots - done)
-                var records = compiled.readouts.map { _ in [MeasurementRecord]() }
-                for _ in 0..<batch {
-                    runner.run(shot: simulation.shot, random: &simulation.random, spec: spec, records: &records)
-                    simulation.shot += 1
-                }
+                let batch = min(batchSize, shots - done)
+                let records = simulate(compiled, shots: (first + done)..<(first + done + batch))
                 done += batch
                 let capacity = queueCapacity
                 queues.withLock { queues in
@@ -77,6 +81,60 @@ public final class QubitTestbed: QubitBench {
                 }
             }
         }
+    }
+
+    /// The records of `shots`, per readout in shot order, simulated in blocks spread over `threads`
+    /// plain threads (`DispatchQueue.concurrentPerform`, not the cooperative pool).
+    private func simulate(_ compiled: ShotProgram, shots: Range<Int>) -> [[MeasurementRecord]] {
+        let blockSize = Self.shotsPerBlock
+        let blocks = (shots.count + blockSize - 1) / blockSize
+        let workers = min(threads, blocks)
+        @Sendable func block(_ index: Int, runner: inout ShotRunner) -> [[MeasurementRecord]] {
+            let lower = shots.lowerBound + index * blockSize
+            let range = lower..<min(shots.upperBound, lower + blockSize)
+            var records = compiled.readouts.map { readout in
+                var records: [MeasurementRecord] = []
+                records.reserveCapacity(range.count * readout.windows)
+                return records
+            }
+            for shot in range { runner.run(shot: shot, records: &records) }
+            return records
+        }
+        guard workers > 1 else {
+            var runner = ShotRunner(compiled, dynamics: dynamics, spec: spec)
+            var records = compiled.readouts.map { _ in [MeasurementRecord]() }
+            for index in 0..<blocks {
+                for (r, part) in block(index, runner: &runner).enumerated() { records[r] += part }
+            }
+            return records
+        }
+        // Blocks go to whichever worker is free; a block's records are handed over under a lock,
+        // once per block, and reassembled in shot order below.
+        let next = Atomic<Int>(0)
+        let results = Mutex([[[MeasurementRecord]]](repeating: [], count: blocks))
+        let dynamics = dynamics, spec = spec
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            var runner = ShotRunner(compiled, dynamics: dynamics, spec: spec)
+            while true {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard index < blocks else { break }
+                let part = block(index, runner: &runner)
+                results.withLock { $0[index] = part }
+            }
+        }
+        let parts = results.withLock { parts in
+            defer { parts = [] }
+            return parts
+        }
+        var records = compiled.readouts.map { readout in
+            var records: [MeasurementRecord] = []
+            records.reserveCapacity(shots.count * readout.windows)
+            return records
+        }
+        for part in parts {
+            for (r, readoutRecords) in part.enumerated() { records[r] += readoutRecords }
+        }
+        return records
     }
 
     public func takeRecords(readout: String, maximum: Int) -> [MeasurementRecord] {
@@ -128,23 +186,30 @@ struct RecordQueue: Sendable {
     }
 }
 
-/// The shot loop: allocation-free evolution of each measured qubit, then the records.
+/// The shot loop: allocation-free evolution of each measured qubit, then the records. Shot n draws
+/// everything from stream n of the seed, so a shot's records depend on nothing but the seed and n.
 struct ShotRunner {
     let program: ShotProgram
     let dynamics: [QubitDynamics]
+    let seed: UInt64
+    /// Per readout, its members' readout models.
+    private let models: [[ReadoutModel]]
     /// Per compiled qubit, its outcomes of the current shot.
     private var outcomes: [[Bool]]
     /// OU component values of the qubit being evolved.
     private var noiseState: [Double]
 
-    init(_ program: ShotProgram, dynamics: [QubitDynamics]) {
+    init(_ program: ShotProgram, dynamics: [QubitDynamics], spec: TestbedSpec) {
         self.program = program
         self.dynamics = dynamics
+        seed = spec.seed
+        models = program.readouts.map { $0.members.map { spec.qubits[program.qubits[$0].qubit].spec.readout } }
         outcomes = program.qubits.map { [Bool](repeating: false, count: $0.measurements) }
         noiseState = [Double](repeating: 0, count: dynamics.map(\.components.count).max() ?? 0)
     }
 
-    mutating func run(shot: Int, random: inout Xoshiro256StarStar, spec: TestbedSpec, records: inout [[MeasurementRecord]]) {
+    mutating func run(shot: Int, records: inout [[MeasurementRecord]]) {
+        var random = Xoshiro256StarStar(seed: seed, stream: UInt64(truncatingIfNeeded: shot))
         for (index, qubit) in program.qubits.enumerated() {
             let dynamics = dynamics[qubit.qubit]
             noiseState.withUnsafeMutableBufferPointer { state in
@@ -158,9 +223,9 @@ struct ShotRunner {
                 var projected: [Bool] = [], points: [IQPoint] = []
                 projected.reserveCapacity(readout.members.count)
                 points.reserveCapacity(readout.members.count)
-                for member in readout.members {
+                for (m, member) in readout.members.enumerated() {
                     let excited = outcomes[member][window]
-                    let model = spec.qubits[program.qubits[member].qubit].spec.readout
+                    let model = models[r][m]
                     let reportsExcited = excited ? random.unit() < model.excitedFidelity : random.unit() >= model.groundFidelity
                     let centre = reportsExcited ? model.excited : model.ground
                     projected.append(excited)
@@ -176,9 +241,22 @@ struct ShotRunner {
         _ qubit: ShotProgram.Qubit, dynamics: QubitDynamics, state: UnsafeMutablePointer<Double>,
         outcomes: UnsafeMutablePointer<Bool>, random: inout Xoshiro256StarStar
     ) {
+        Ziggurat.shared.layers.withUnsafeBufferPointer { layers in
+            // The generator lives in registers for the whole shot, not behind the inout reference.
+            var generator = random
+            defer { random = generator }
+            evolve(qubit, dynamics: dynamics, state: state, outcomes: outcomes, random: &generator, layers: layers.baseAddress!)
+        }
+    }
+
+    @inline(__always)
+    private static func evolve(
+        _ qubit: ShotProgram.Qubit, dynamics: QubitDynamics, state: UnsafeMutablePointer<Double>,
+        outcomes: UnsafeMutablePointer<Bool>, random: inout Xoshiro256StarStar, layers: UnsafePointer<Ziggurat.Layer>
+    ) {
         let k = dynamics.components.count
         dynamics.stationarySigma.withUnsafeBufferPointer { sigma in
-            for j in 0..<k { state[j] = sigma[j] * random.gaussian() }
+            for j in 0..<k { state[j] = sigma[j] * random.gaussian(layers) }
         }
         var x = 0.0, y = 0.0, z = 1.0, measured = 0
         qubit.operations.withUnsafeBufferPointer { operations in
@@ -188,15 +266,22 @@ struct ShotRunner {
             /// The phase accrued over interval `i` (noise and detuning), advancing the OU state.
             @inline(__always) func phase(_ i: Int32) -> Double {
                 let interval = intervals[Int(i)]
-                let table = noise.baseAddress! + interval.noiseOffset
-                var phase = interval.detuningPhase + table[4 * k] * random.gaussian()
-                for j in 0..<k {
-                    let x0 = state[j]
-                    let w = table[k + j] * random.gaussian()
-                    phase += table[2 * k + j] * x0 + table[3 * k + j] * w
-                    state[j] = table[j] * x0 + w
+                // (decay, noise scale, mean gain, noise gain) per component, then the rest's deviation.
+                var row = noise.baseAddress! + interval.noiseOffset
+                let rest = row + 4 * k
+                // Two partial sums, so the additions do not form one long dependency chain.
+                var drift = interval.detuningPhase, diffusion = rest.pointee * random.gaussian(layers)
+                var value = state
+                while row < rest {
+                    let x0 = value.pointee
+                    let w = row[1] * random.gaussian(layers)
+                    drift += row[2] * x0
+                    diffusion += row[3] * w
+                    value.pointee = row[0] * x0 + w
+                    row += 4
+                    value += 1
                 }
-                return phase
+                return drift + diffusion
             }
             @inline(__always) func relax(_ i: Int32) {
                 let interval = intervals[Int(i)]
@@ -209,7 +294,7 @@ struct ShotRunner {
                 let angle = (vx * vx + vy * vy + vz * vz).squareRoot()
                 guard angle > 0 else { return }
                 let nx = vx / angle, ny = vy / angle, nz = vz / angle
-                let c = cos(angle), s = sin(angle)
+                let (s, c) = sineCosine(angle)
                 let dot = (nx * x + ny * y + nz * z) * (1 - c)
                 let cx = ny * z - nz * y, cy = nz * x - nx * z, cz = nx * y - ny * x
                 x = x * c + cx * s + nx * dot
@@ -222,7 +307,7 @@ struct ShotRunner {
                         switch operations[o] {
                         case let .free(interval):
                             let p = phase(interval)
-                            let c = cos(p), s = sin(p)
+                            let (s, c) = sineCosine(p)
                             (x, y) = (x * c - y * s, x * s + y * c)
                             relax(interval)
                         case let .rotation(interval, angle, cosine, sine):

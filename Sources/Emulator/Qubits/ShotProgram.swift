@@ -41,6 +41,9 @@ struct ShotProgram: Sendable {
         var operations: [Operation] = []
         var runs: [Run] = []
         var intervals: [Interval] = []
+        /// Per interval, from its `noiseOffset`: for each OU component side by side its decay, noise
+        /// scale, mean gain and noise gain (`QubitDynamics.appendNoiseStep`, regrouped so the shot loop
+        /// reads one run of memory through one pointer), then the standard deviation of the rest.
         var noise: [Double] = []
         var shapedSteps: [Double] = []
         /// Measurements per shot.
@@ -265,7 +268,11 @@ extension ShotProgram {
             }
             let seconds = Double(samples) / program.sampleRate.siValue
             let offset = compiled.noise.count
-            dynamics.appendNoiseStep(seconds: seconds, to: &compiled.noise)
+            var step: [Double] = []
+            dynamics.appendNoiseStep(seconds: seconds, to: &step)
+            let k = dynamics.components.count
+            for j in 0..<k { compiled.noise += [step[j], step[k + j], step[2 * k + j], step[3 * k + j]] }
+            compiled.noise.append(step[4 * k])
             let t1 = dynamics.spec.t1
             compiled.intervals.append(Interval(
                 noiseOffset: offset, zDecay: exp(-seconds / t1), transverseDecay: exp(-seconds / (2 * t1)),
