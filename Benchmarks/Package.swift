@@ -48,10 +48,13 @@ let package = Package(
             path: "Benchmarks/ZeroMQThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
 
+        // Flag parsing shared by the compare tools.
+        .target(name: "CompareSupport", path: "Sources/CompareSupport"),
+
         // χ for CPMG-1…64 under 1/f: the Sequences library vs filter-functions at equal accuracy.
         .executableTarget(
             name: "chi-compare",
-            dependencies: [.product(name: "Sequences", package: mainPackageIdentity)],
+            dependencies: ["CompareSupport", .product(name: "Sequences", package: mainPackageIdentity)],
             path: "Sources/chi-compare"),
 
         // Swift vs. raw libzmq (Anchors/zmq_pubsub.c), interleaved rounds in one invocation.
@@ -78,6 +81,7 @@ let package = Package(
         .executableTarget(
             name: "scpi-compare",
             dependencies: [
+                "CompareSupport",
                 .product(name: "Drivers", package: mainPackageIdentity),
                 .product(name: "Emulator", package: mainPackageIdentity),
                 .product(name: "HAL", package: mainPackageIdentity),
@@ -89,6 +93,7 @@ let package = Package(
         .executableTarget(
             name: "qubit-compare",
             dependencies: [
+                "CompareSupport",
                 .product(name: "Emulator", package: mainPackageIdentity),
                 .product(name: "HAL", package: mainPackageIdentity),
                 .product(name: "Quantities", package: mainPackageIdentity),

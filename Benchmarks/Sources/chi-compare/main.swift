@@ -7,20 +7,20 @@
 // we time `predict` at the tolerance that gives the same relative accuracy. Rounds interleave; medians.
 //
 // Usage: chi-compare [--anchor PATH] [--rounds N] [--accuracy R]
+import CompareSupport
 import Foundation
 import Sequences
 
 var anchor = "Anchors/chi_filter_functions.py"
 var rounds = 3
 var accuracy = 1e-4
-var arguments = CommandLine.arguments.dropFirst()
-while let flag = arguments.popFirst() {
-    guard let value = arguments.popFirst() else { FileHandle.standardError.write(Data("\(flag) needs a value\n".utf8)); exit(2) }
+var flags = CommandLineFlags(tool: "chi-compare")
+while let flag = flags.next() {
     switch flag {
-    case "--anchor": anchor = value
-    case "--rounds": rounds = Int(value) ?? rounds
-    case "--accuracy": accuracy = Double(value) ?? accuracy
-    default: FileHandle.standardError.write(Data("unknown argument \(flag)\n".utf8)); exit(2)
+    case "--anchor": anchor = flags.value(flag)
+    case "--rounds": rounds = flags.number(flag)
+    case "--accuracy": accuracy = flags.number(flag)
+    default: flags.fail("unknown argument \(flag)")
     }
 }
 

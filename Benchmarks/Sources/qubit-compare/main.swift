@@ -12,6 +12,7 @@
 //   --threads    threads the testbed spreads shots over (default: the active processor count)
 //   --min-ratio  exit 1 if the median testbed/numpy ratio is below this (default: report only)
 import Emulator
+import CompareSupport
 import Foundation
 import HAL
 import Quantities
@@ -25,32 +26,23 @@ struct Options {
     var minRatio: Double?
 }
 
+/// Ends the program with `message` (exit status 2).
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("qubit-compare: \(message)\n".utf8))
-    exit(2)
+    CommandLineFlags(tool: "qubit-compare").fail(message)
 }
 
 func parseOptions() -> Options {
     var options = Options()
-    var arguments = CommandLine.arguments.dropFirst()
-    func value(_ flag: String) -> String {
-        guard let next = arguments.popFirst() else { fail("\(flag) needs a value") }
-        return next
-    }
-    func number<T: LosslessStringConvertible>(_ flag: String) -> T {
-        let text = value(flag)
-        guard let parsed = T(text) else { fail("bad value for \(flag): \(text)") }
-        return parsed
-    }
-    while let flag = arguments.popFirst() {
+    var flags = CommandLineFlags(tool: "qubit-compare")
+    while let flag = flags.next() {
         switch flag {
-        case "--anchor": options.anchor = value(flag)
-        case "--python": options.python = value(flag)
-        case "--rounds": options.rounds = number(flag)
-        case "--shots": options.shots = number(flag)
-        case "--threads": options.threads = number(flag) as Int
-        case "--min-ratio": options.minRatio = number(flag) as Double
-        default: fail("unknown argument \(flag)")
+        case "--anchor": options.anchor = flags.value(flag)
+        case "--python": options.python = flags.value(flag)
+        case "--rounds": options.rounds = flags.number(flag)
+        case "--shots": options.shots = flags.number(flag)
+        case "--threads": options.threads = flags.number(flag) as Int
+        case "--min-ratio": options.minRatio = flags.number(flag) as Double
+        default: flags.fail("unknown argument \(flag)")
         }
     }
     return options

@@ -11,6 +11,7 @@
 //   --min-ratio  exit 1 if the median emulator/anchor ratio is below this (default: report only)
 import Drivers
 import Emulator
+import CompareSupport
 import Foundation
 import HAL
 
@@ -22,31 +23,22 @@ struct Options {
     var minRatio: Double?
 }
 
+/// Ends the program with `message` (exit status 2).
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("scpi-compare: \(message)\n".utf8))
-    exit(2)
+    CommandLineFlags(tool: "scpi-compare").fail(message)
 }
 
 func parseOptions() -> Options {
     var options = Options()
-    var arguments = CommandLine.arguments.dropFirst()
-    func value(_ flag: String) -> String {
-        guard let next = arguments.popFirst() else { fail("\(flag) needs a value") }
-        return next
-    }
-    func number<T: LosslessStringConvertible>(_ flag: String) -> T {
-        let text = value(flag)
-        guard let parsed = T(text) else { fail("bad value for \(flag): \(text)") }
-        return parsed
-    }
-    while let flag = arguments.popFirst() {
+    var flags = CommandLineFlags(tool: "scpi-compare")
+    while let flag = flags.next() {
         switch flag {
-        case "--anchor": options.anchor = value(flag)
-        case "--profile": options.profile = value(flag)
-        case "--rounds": options.rounds = number(flag)
-        case "--queries": options.queries = number(flag)
-        case "--min-ratio": options.minRatio = number(flag) as Double
-        default: fail("unknown argument \(flag)")
+        case "--anchor": options.anchor = flags.value(flag)
+        case "--profile": options.profile = flags.value(flag)
+        case "--rounds": options.rounds = flags.number(flag)
+        case "--queries": options.queries = flags.number(flag)
+        case "--min-ratio": options.minRatio = flags.number(flag) as Double
+        default: flags.fail("unknown argument \(flag)")
         }
     }
     return options
