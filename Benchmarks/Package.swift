@@ -51,6 +51,17 @@ let package = Package(
         // Flag parsing shared by the compare tools.
         .target(name: "CompareSupport", path: "Sources/CompareSupport"),
 
+        // Sample-level CPMG compile throughput at 2.5 GS/s: SequenceCompiler vs numpy.
+        .executableTarget(
+            name: "compile-compare",
+            dependencies: [
+                "CompareSupport",
+                .product(name: "Sequences", package: mainPackageIdentity),
+                .product(name: "HAL", package: mainPackageIdentity),
+                .product(name: "Quantities", package: mainPackageIdentity),
+            ],
+            path: "Sources/compile-compare"),
+
         // χ for CPMG-1…64 under 1/f: the Sequences library vs filter-functions at equal accuracy.
         .executableTarget(
             name: "chi-compare",

@@ -50,6 +50,7 @@ swift build -c release --product scpi-compare
 swift build -c release --product telemetry-compare
 swift build -c release --product qubit-compare
 swift build -c release --product chi-compare
+swift build -c release --product compile-compare
 swift build -c release --product ZeroMQThroughput
 
 step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
@@ -76,6 +77,13 @@ if python3 -c 'import filter_functions' 2>/dev/null; then
     .build/release/chi-compare --anchor Anchors/chi_filter_functions.py --rounds "${CHI_ROUNDS:-3}" --accuracy 1e-4
 else
     echo "skipped: python3 with filter-functions is needed for the anchor (pip install filter-functions)"
+fi
+
+step "compile-compare: sample-level CPMG-64 waveforms at 2.5 GS/s, SequenceCompiler vs numpy"
+if python3 -c 'import numpy' 2>/dev/null; then
+    .build/release/compile-compare --anchor Anchors/cpmg_numpy.py --rounds "$ROUNDS"
+else
+    echo "skipped: python3 with numpy is needed for the anchor (pip install numpy)"
 fi
 
 step "ordo-one benchmarks (per message: scalingFactor .kilo, one iteration = 1000 messages)"

@@ -235,7 +235,13 @@ public struct PulseProgram: Sendable, Hashable {
                 guard samples.count == segment.length else {
                     throw PulseProgramError("\(where_), channel \(channel): \(samples.count) samples for a segment of \(segment.length)")
                 }
-                if let bad = samples.firstIndex(where: { !($0.isFinite && abs($0) <= 1) }) {
+                // A branch-free pass the compiler vectorises (NaN fails `<=`); the index is looked up only on failure.
+                let inRange = samples.withUnsafeBufferPointer { buffer in
+                    var all = true
+                    for x in buffer { all = all && (abs(x) <= 1) }
+                    return all
+                }
+                if !inRange, let bad = samples.firstIndex(where: { !(abs($0) <= 1) }) {
                     throw PulseProgramError("\(where_), channel \(channel): sample \(bad) is \(samples[bad]), outside −1…1")
                 }
             case let .pulses(pulses):
