@@ -174,6 +174,10 @@ public struct SequenceCompiler: Sendable {
             program = PulseProgram(sampleRate: sampleRate, channels: channels, segments: [period],
                                    steps: [.init(segment: "zeno", repeats: n, waitForTrigger: true)])
         } else {
+            let (needed, overflow) = length.multipliedReportingOverflow(by: n)
+            guard !overflow, needed <= capabilities.memorySamples else {
+                throw SequenceError("\(n) measurements of \(length) samples need more than the generator's \(capabilities.memorySamples) samples without a sequencer")
+            }
             let all = (0..<n).flatMap { _ in i }
             var segment = PulseProgram.Segment(name: "zeno", length: all.count, waveforms: [wiring.iChannel: .samples(all)])
             for m in 0..<n {

@@ -109,6 +109,7 @@ struct CompilerTests {
         ("memory", .tooLongForMemory, "without a sequencer"),
         ("rate", .rateOutOfRange, "outside the generator"),
         ("channel", .missingChannel, "does not exist"),
+        ("Zeno loop too long", .zenoTooLong, "without a sequencer"),
     ])
     func errors(name: String, failure: SequenceCompilerCase, expected: String) throws {
         let error = #expect(throws: SequenceError.self, "\(name)") { try failure.run() }
@@ -117,7 +118,7 @@ struct CompilerTests {
 }
 
 enum SequenceCompilerCase: Sendable {
-    case idealPulses, tooShortPulse, tooLongForMemory, rateOutOfRange, missingChannel
+    case idealPulses, tooShortPulse, tooLongForMemory, rateOutOfRange, missingChannel, zenoTooLong
 
     func run() throws {
         let rate = SampleRate.megasamplesPerSecond(250)
@@ -134,6 +135,9 @@ enum SequenceCompilerCase: Sendable {
         case .rateOutOfRange:
             let s = try DDSequence(.cpmg, pulses: 4, total: .seconds(1e-6), piPulse: CompilerTests.pi)
             _ = try SequenceCompiler(capabilities: CompilerTests.plain, sampleRate: .gigasamplesPerSecond(1), wiring: CompilerTests.wiring).compile(s)
+        case .zenoTooLong:
+            _ = try SequenceCompiler(capabilities: CompilerTests.plain, sampleRate: rate, wiring: CompilerTests.wiring)
+                .compileZeno(rabi: 1e6, duration: .seconds(4), measurements: 1_000_000_000)
         case .missingChannel:
             let s = try DDSequence(.cpmg, pulses: 4, total: .seconds(1e-6), piPulse: CompilerTests.pi)
             var wiring = CompilerTests.wiring
