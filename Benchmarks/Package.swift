@@ -82,6 +82,7 @@ let package = Package(
         .executableTarget(
             name: "telemetry-compare",
             dependencies: [
+                "CompareSupport",
                 .product(name: "Telemetry", package: mainPackageIdentity),
                 .product(name: "ZeroMQ", package: mainPackageIdentity),
             ],

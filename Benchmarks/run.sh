@@ -7,7 +7,7 @@
 #      TCP vs a minimal C line server (Anchors/line_echo_server.c), interleaved rounds;
 #   4. telemetry-compare: samples/s end to end through the Telemetry module vs raw libzmq sending
 #      the same frames pre-encoded (Anchors/telemetry_raw.c), single samples and batches of 64,
-#      with the producer thread's allocations per sample (Anchors/thread_malloc_count.c);
+#      with the producer thread's allocations per sample (Anchors/malloc_count.c);
 #   5. qubit-compare: emulated shots/s of CPMG-64 under 1/f noise through QubitTestbed vs the same
 #      algorithm in numpy (Anchors/qubit_numpy.py, needs python3 with numpy), interleaved rounds;
 #   6. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
@@ -40,7 +40,7 @@ mkdir -p .build/anchors
 gcc -O2 -Wall -Wextra -o .build/anchors/zmq_pubsub Anchors/zmq_pubsub.c -lzmq -lpthread
 gcc -O2 -Wall -Wextra -o .build/anchors/line_echo_server Anchors/line_echo_server.c
 gcc -O2 -Wall -Wextra -o .build/anchors/telemetry_raw Anchors/telemetry_raw.c -lzmq -lpthread
-gcc -O2 -Wall -Wextra -shared -fPIC -o .build/anchors/thread_malloc_count.so Anchors/thread_malloc_count.c -ldl
+gcc -O2 -Wall -Wextra -shared -fPIC -o .build/anchors/malloc_count.so Anchors/malloc_count.c -ldl
 
 step "building zmq-compare and the ZeroMQThroughput benchmarks (swift build -c release)"
 # Only these two products: a plain `swift build` would also build every target of the main
@@ -62,7 +62,7 @@ step "scpi-compare: KRDG? round trips to the emulated 372 vs a C line server, $R
 .build/release/scpi-compare --anchor .build/anchors/line_echo_server --rounds "$ROUNDS" --queries "${QUERIES:-20000}"
 
 step "telemetry-compare: record -> PUB -> TCP -> SUB -> decode vs raw libzmq, $ROUNDS rounds, single and batch 64"
-LD_PRELOAD="$PWD/.build/anchors/thread_malloc_count.so" .build/release/telemetry-compare \
+LD_PRELOAD="$PWD/.build/anchors/malloc_count.so" .build/release/telemetry-compare \
     --anchor .build/anchors/telemetry_raw --rounds "$ROUNDS" --samples "${SAMPLES:-1000000}"
 
 step "qubit-compare: CPMG-64 shots/s, QubitTestbed vs numpy, $ROUNDS rounds"

@@ -1,8 +1,11 @@
 /*
- * malloc_count.c: an LD_PRELOAD allocation counter for profile.sh. Counts calls to malloc, calloc,
- * realloc, posix_memalign and aligned_alloc in the whole process (all threads) and prints
- * "mallocs=N" to stderr at exit. profile.sh runs the C anchor and the Swift side with two message
- * counts and divides the difference, so process start-up and setup cancel out.
+ * malloc_count.c: an LD_PRELOAD allocation counter for the benchmarks. Counts calls to malloc, calloc,
+ * realloc, posix_memalign and aligned_alloc two ways:
+ *   - in the whole process (all threads), printed as "mallocs=N" to stderr at exit: profile.sh runs the
+ *     C anchor and the Swift side with two message counts and divides the difference, so process
+ *     start-up and setup cancel out;
+ *   - per thread: `qrrm_thread_mallocs()` returns the calling thread's count, which telemetry-compare
+ *     looks up with dlsym to count the allocations of the producer thread alone (the real-time side).
  *
  * Build: gcc -O2 -shared -fPIC -o malloc_count.so malloc_count.c -ldl
  */
@@ -13,7 +16,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static atomic_long allocations;
+static atomic_long process_allocations;
+static __thread long thread_allocations;
 static void *(*real_malloc)(size_t);
 static void *(*real_calloc)(size_t, size_t);
 static void *(*real_realloc)(void *, size_t);
@@ -36,7 +40,12 @@ static void resolve(void) {
     resolving = 0;
 }
 
-static void count(void) { atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed); }
+static void count(void) {
+    thread_allocations++;
+    atomic_fetch_add_explicit(&process_allocations, 1, memory_order_relaxed);
+}
+
+long qrrm_thread_mallocs(void) { return thread_allocations; }
 
 void *malloc(size_t size) {
     resolve();
@@ -46,14 +55,14 @@ void *malloc(size_t size) {
 
 void *calloc(size_t n, size_t size) {
     if (!real_calloc) {
-        resolve();
-        if (!real_calloc) { /* called from within dlsym */
-            size_t total = (n * size + 15) & ~(size_t)15;
-            if (bootstrap_used + total > sizeof bootstrap) return NULL;
-            void *p = bootstrap + bootstrap_used;
-            bootstrap_used += total;
-            return p; /* static storage is zeroed */
+        if (resolving) { /* called from within dlsym */
+            size_t bytes = (n * size + 15) & ~(size_t)15;
+            if (bootstrap_used + bytes > sizeof bootstrap) return NULL;
+            void *memory = bootstrap + bootstrap_used;
+            bootstrap_used += bytes;
+            return memory; /* static storage is already zeroed */
         }
+        resolve();
     }
     count();
     return real_calloc(n, size);
@@ -77,8 +86,16 @@ void *aligned_alloc(size_t alignment, size_t size) {
     return real_aligned_alloc(alignment, size);
 }
 
+/* The bootstrap buffer is not the allocator's: never hand it to the real free. */
+void free(void *pointer) {
+    static void (*real_free)(void *);
+    if ((char *)pointer >= bootstrap && (char *)pointer < bootstrap + sizeof bootstrap) return;
+    if (!real_free) real_free = dlsym(RTLD_NEXT, "free");
+    real_free(pointer);
+}
+
 __attribute__((destructor)) static void report(void) {
     char line[64];
-    int length = snprintf(line, sizeof line, "mallocs=%ld\n", atomic_load(&allocations));
+    int length = snprintf(line, sizeof line, "mallocs=%ld\n", atomic_load(&process_allocations));
     if (length > 0) (void)!write(2, line, (size_t)length);
 }

@@ -23,6 +23,7 @@ while let flag = flags.next() {
     default: flags.fail("unknown argument \(flag)")
     }
 }
+if rounds < 1 { flags.fail("--rounds must be at least 1") }
 
 let total = 1e-3
 let noise = NoisePSD.powerLaw(amplitude: 1e7, alpha: 1, low: 2 * .pi, high: 2 * .pi * 1e7)

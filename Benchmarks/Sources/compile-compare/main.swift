@@ -27,6 +27,7 @@ while let flag = flags.next() {
     default: flags.fail("unknown argument \(flag)")
     }
 }
+if rounds < 1 { flags.fail("--rounds must be at least 1") }
 
 let rate = 2.5e9
 let capabilities = PulseGeneratorCapabilities(

@@ -45,6 +45,7 @@ func parseOptions() -> Options {
         default: flags.fail("unknown argument \(flag)")
         }
     }
+    if options.rounds < 1 { flags.fail("--rounds must be at least 1") }
     return options
 }
 

@@ -1,10 +1,11 @@
 // telemetry-compare: samples per second end to end (record → publisher thread → encode → PUB →
 // TCP loopback → SUB → typed decode) through the Telemetry module, against raw libzmq sending
 // the same frames pre-encoded (Anchors/telemetry_raw.c), interleaved rounds in one invocation;
-// single-sample messages and batches of 64. With Anchors/thread_malloc_count.so LD_PRELOADed it
+// single-sample messages and batches of 64. With Anchors/malloc_count.so LD_PRELOADed it
 // also counts the producer thread's allocations per sample.
 //
 // Usage: telemetry-compare [--anchor PATH] [--rounds N] [--samples N] [--batch-sizes 1,64]
+import CompareSupport
 import Foundation
 import Synchronization
 import Telemetry
@@ -16,19 +17,24 @@ var rounds = 5
 var samplesPerRun = 1_000_000
 var batchSizes = [1, 64]
 var anchorPath = FileManager.default.currentDirectoryPath + "/.build/anchors/telemetry_raw"
-var arguments = CommandLine.arguments.dropFirst()
-while let flag = arguments.popFirst() {
-    guard let value = arguments.popFirst() else { fatalError("\(flag) needs a value") }
+var flags = CommandLineFlags(tool: "telemetry-compare")
+while let flag = flags.next() {
     switch flag {
-    case "--rounds": rounds = Int(value)!
-    case "--samples": samplesPerRun = Int(value)!
-    case "--anchor": anchorPath = value
-    case "--batch-sizes": batchSizes = value.split(separator: ",").map { Int($0)! }
-    default: fatalError("unknown argument \(flag); usage: telemetry-compare [--anchor PATH] [--rounds N] [--samples N] [--batch-sizes 1,64]")
+    case "--rounds": rounds = flags.number(flag)
+    case "--samples": samplesPerRun = flags.number(flag)
+    case "--anchor": anchorPath = flags.value(flag)
+    case "--batch-sizes":
+        let text = flags.value(flag)
+        let sizes = text.split(separator: ",").compactMap { Int($0) }
+        guard !sizes.isEmpty, sizes.count == text.split(separator: ",").count, sizes.allSatisfy({ $0 >= 1 }) else {
+            flags.fail("bad value for --batch-sizes: \(text) (positive integers separated by commas)")
+        }
+        batchSizes = sizes
+    default: flags.fail("unknown argument \(flag); usage: telemetry-compare [--anchor PATH] [--rounds N] [--samples N] [--batch-sizes 1,64]")
     }
 }
 
-/// The producer thread's allocation count, when thread_malloc_count.so is preloaded.
+/// The producer thread's allocation count, when malloc_count.so is preloaded.
 typealias ThreadMallocs = @convention(c) () -> Int
 let threadMallocs: ThreadMallocs? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "qrrm_thread_mallocs")
     .map { unsafeBitCast($0, to: ThreadMallocs.self) }
@@ -123,7 +129,7 @@ func median(_ values: [Double]) -> Double {
 }
 
 print("telemetry-compare: \(rounds) rounds, \(samplesPerRun) samples per run, PUB->SUB tcp://127.0.0.1, HWM unlimited")
-print("allocation counting: \(threadMallocs == nil ? "off (LD_PRELOAD Anchors/thread_malloc_count.so to turn it on)" : "producer thread, via thread_malloc_count.so")")
+print("allocation counting: \(threadMallocs == nil ? "off (LD_PRELOAD Anchors/malloc_count.so to turn it on)" : "producer thread, via malloc_count.so")")
 for batchSize in batchSizes {
     print("")
     print("batch \(batchSize): round  swift samples/s  C samples/s  swift/C  swift msgs/s  producer allocs/sample")
