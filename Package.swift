@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "TelemetryRecording", targets: ["TelemetryRecording"]),
         .library(name: "TelemetryMetrics", targets: ["TelemetryMetrics"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // MARK: C modules (system libraries through pkg-config, and the one shim target)
@@ -67,7 +71,17 @@ let package = Package(
         .target(name: "TelemetryMetrics", dependencies: ["Telemetry", .product(name: "Prometheus", package: "swift-prometheus")]),
 
         // MARK: The node runtime
-        .target(name: "Runtime", dependencies: ["CPlatformShims"]),
+        // Station files, the real-time loop, interlocks, experiments and the command endpoint. It reaches
+        // the emulator only to serve a station's LOOPBACK instruments in this process.
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "CPlatformShims", "Quantities", "HAL", "Drivers", "GPIO", "Emulator", "Sequences", "Telemetry", "ZeroMQ",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
 
         // MARK: The CLI
         .executableTarget(
@@ -88,7 +102,7 @@ let package = Package(
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "HAL", "Quantities"]),
         .testTarget(name: "SequencesTests", dependencies: ["Sequences", "HAL", "Quantities"]),
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Emulator", "Drivers", "HAL", "Quantities", "Sequences", "Telemetry", "ZeroMQ"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ZeroMQ"]),
         .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),
