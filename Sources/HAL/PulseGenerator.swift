@@ -72,6 +72,8 @@ public protocol PulseGenerator: Instrument {
     func setTrigger(_ source: TriggerSource, shots: Int) throws(InstrumentError)
     /// Switches an output on or off.
     func setOutput(_ channel: Int, enabled: Bool) throws(InstrumentError)
+    /// Whether an output is on.
+    func isOutputEnabled(_ channel: Int) throws(InstrumentError) -> Bool
     /// Arms the loaded program: it plays on the next trigger.
     func arm() throws(InstrumentError)
     /// Sends a software trigger.

@@ -11,9 +11,9 @@ import Synchronization
 /// cached index is touched by one side only. The single-producer rule is enforced by the
 /// `~Copyable` ``TelemetryProducer`` that owns the producing side; the publisher thread is
 /// the only consumer.
-final class SPSCRing<Element>: @unchecked Sendable {
+package final class SPSCRing<Element>: @unchecked Sendable {
     /// The number of elements the ring holds (a power of two).
-    let capacity: Int
+    package let capacity: Int
     private let mask: Int
     private let slots: UnsafeMutablePointer<Element>
 
@@ -27,12 +27,12 @@ final class SPSCRing<Element>: @unchecked Sendable {
     private var cachedWriteIndex = 0
 
     /// Elements refused because the ring was full.
-    let dropped = Atomic<UInt64>(0)
+    package let dropped = Atomic<UInt64>(0)
     /// Set by the producer's owner when it is gone: the consumer drains the ring and forgets it.
     let isClosed = Atomic<Bool>(false)
 
     /// A ring with room for at least `minimumCapacity` elements, rounded up to a power of two.
-    init(minimumCapacity: Int) {
+    package init(minimumCapacity: Int) {
         precondition(minimumCapacity > 0 && minimumCapacity <= 1 << 30, "ring capacity \(minimumCapacity) is out of range")
         var capacity = 1
         while capacity < minimumCapacity { capacity <<= 1 }
@@ -53,7 +53,7 @@ final class SPSCRing<Element>: @unchecked Sendable {
 
     /// Producer side: appends `element`, or returns false and counts a drop when the ring is full.
     @inline(__always)
-    func push(_ element: consuming Element) -> Bool {
+    package func push(_ element: consuming Element) -> Bool {
         let write = writeIndex.load(ordering: .relaxed)
         if write &- cachedReadIndex == capacity {
             cachedReadIndex = readIndex.load(ordering: .acquiring)
@@ -69,7 +69,7 @@ final class SPSCRing<Element>: @unchecked Sendable {
 
     /// Consumer side: removes and returns the oldest element, or nil when the ring is empty.
     @inline(__always)
-    func pop() -> Element? {
+    package func pop() -> Element? {
         let read = readIndex.load(ordering: .relaxed)
         if read == cachedWriteIndex {
             cachedWriteIndex = writeIndex.load(ordering: .acquiring)

@@ -263,6 +263,15 @@ public final class TektronixAWG5200: PulseGenerator, Sendable {
         try session.write(command)
     }
 
+    /// `OUTPut<n>:STATe?`.
+    public func isOutputEnabled(_ channel: Int) throws(InstrumentError) -> Bool {
+        let command = "OUTP\(channel):STAT?"
+        guard (1...capabilities.channels).contains(channel) else {
+            throw .invalid(instrument, command, "channel \(channel) does not exist; this \(identity.model) has \(capabilities.channels)")
+        }
+        return try SCPIReply.integer(try session.query(command), command: command, instrument: instrument) != 0
+    }
+
     /// `AWGControl:RUN`, then `AWGControl:RSTate?` until the AWG waits for a trigger (or runs, in
     /// continuous mode); a state still 0 (stopped) after the arm timeout throws a timeout.
     public func arm() throws(InstrumentError) {

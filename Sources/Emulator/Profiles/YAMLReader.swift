@@ -1,4 +1,5 @@
 import Foundation
+import Quantities
 import Yams
 
 /// A malformed profile, located as an editor shows it: `file:line:column: key.path: what is wrong`.
@@ -26,12 +27,13 @@ public struct ProfileError: Error, Sendable, Equatable, CustomStringConvertible 
 }
 
 /// A YAML node with the file and key path it came from, so every complaint can say where it is.
-struct YAMLValue {
-    let file: String
-    let node: Node
-    let path: String
+/// Shared within the package: the Runtime's station files are read the same way.
+package struct YAMLValue {
+    package let file: String
+    package let node: Node
+    package let path: String
 
-    func error(_ message: String) -> ProfileError {
+    package func error(_ message: String) -> ProfileError {
         ProfileError(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1, keyPath: path, message: message)
     }
 
@@ -44,26 +46,26 @@ struct YAMLValue {
         }
     }
 
-    func string() throws(ProfileError) -> String {
+    package func string() throws(ProfileError) -> String {
         guard case let .scalar(scalar) = node else { throw error("expected a text value, got \(quoted)") }
         return scalar.string
     }
 
-    func number() throws(ProfileError) -> Double {
+    package func number() throws(ProfileError) -> Double {
         guard case let .scalar(scalar) = node, let value = Double(scalar.string.trimmingCharacters(in: .whitespaces)), value.isFinite else {
             throw error("expected a number, got \(quoted)")
         }
         return value
     }
 
-    func positiveNumber() throws(ProfileError) -> Double {
+    package func positiveNumber() throws(ProfileError) -> Double {
         guard case let .scalar(scalar) = node, let value = Double(scalar.string), value.isFinite, value > 0 else {
             throw error("expected a positive number, got \(quoted)")
         }
         return value
     }
 
-    func nonNegativeNumber() throws(ProfileError) -> Double {
+    package func nonNegativeNumber() throws(ProfileError) -> Double {
         guard case let .scalar(scalar) = node, let value = Double(scalar.string), value.isFinite, value >= 0 else {
             throw error("expected a number ≥ 0, got \(quoted)")
         }
@@ -71,7 +73,7 @@ struct YAMLValue {
     }
 
     /// A latency in milliseconds, 0 to `FaultProfile.maximumLatencyMilliseconds`.
-    func latencyMilliseconds() throws(ProfileError) -> Double {
+    package func latencyMilliseconds() throws(ProfileError) -> Double {
         let value = try nonNegativeNumber()
         guard value <= FaultProfile.maximumLatencyMilliseconds else {
             throw error("a latency must be at most \(Int(FaultProfile.maximumLatencyMilliseconds)) ms, got \(quoted)")
@@ -79,20 +81,30 @@ struct YAMLValue {
         return value
     }
 
-    func fraction() throws(ProfileError) -> Double {
+    package func fraction() throws(ProfileError) -> Double {
         let value = try nonNegativeNumber()
         guard value <= 1 else { throw error("expected a number from 0 to 1, got \(quoted)") }
         return value
     }
 
-    func integer(in range: ClosedRange<Int>) throws(ProfileError) -> Int {
+    package func integer(in range: ClosedRange<Int>) throws(ProfileError) -> Int {
         guard case let .scalar(scalar) = node, let value = Int(scalar.string), range.contains(value) else {
             throw error("expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(quoted)")
         }
         return value
     }
 
-    func oneOf<T>(_ choices: [String: T]) throws(ProfileError) -> T {
+    /// A quantity written with its unit ("50mK", "1kHz", "2.5GS/s").
+    package func quantity<D: PhysicalDimension>(_ dimension: D.Type) throws(ProfileError) -> Quantity<D> {
+        let text = try string()
+        do { return try Quantity<D>(parsing: text) } catch { throw self.error("\(error)") }
+    }
+
+    package func boolean() throws(ProfileError) -> Bool {
+        try oneOf(["true": true, "false": false, "yes": true, "no": false])
+    }
+
+    package func oneOf<T>(_ choices: [String: T]) throws(ProfileError) -> T {
         let text = try string()
         guard let value = choices[text] else {
             throw error("expected one of \(choices.keys.sorted().joined(separator: ", ")), got \(quoted)")
@@ -100,13 +112,13 @@ struct YAMLValue {
         return value
     }
 
-    func list() throws(ProfileError) -> [YAMLValue] {
+    package func list() throws(ProfileError) -> [YAMLValue] {
         guard case let .sequence(sequence) = node else { throw error("expected a list, got \(quoted)") }
         return sequence.enumerated().map { YAMLValue(file: file, node: $1, path: "\(path)[\($0)]") }
     }
 
     /// This value as a mapping whose keys must come from `allowed` (an unknown key is an error, to catch typos).
-    func mapping(allowed: [String]) throws(ProfileError) -> YAMLMapping {
+    package func mapping(allowed: [String]) throws(ProfileError) -> YAMLMapping {
         guard case let .mapping(mapping) = node else { throw error("expected a mapping, got \(quoted)") }
         var entries: [String: YAMLValue] = [:]
         for (keyNode, valueNode) in mapping {
@@ -123,7 +135,7 @@ struct YAMLValue {
     }
 
     /// This value as a mapping with free-form keys (e.g. stage names), in document order.
-    func pairs() throws(ProfileError) -> [(key: YAMLValue, value: YAMLValue)] {
+    package func pairs() throws(ProfileError) -> [(key: YAMLValue, value: YAMLValue)] {
         guard case let .mapping(mapping) = node else { throw error("expected a mapping, got \(quoted)") }
         var result: [(key: YAMLValue, value: YAMLValue)] = []
         for (keyNode, valueNode) in mapping {
@@ -136,11 +148,11 @@ struct YAMLValue {
 }
 
 /// A mapping's entries, by key.
-struct YAMLMapping {
-    let owner: YAMLValue
-    let entries: [String: YAMLValue]
+package struct YAMLMapping {
+    package let owner: YAMLValue
+    package let entries: [String: YAMLValue]
 
-    func required(_ key: String) throws(ProfileError) -> YAMLValue {
+    package func required(_ key: String) throws(ProfileError) -> YAMLValue {
         guard let value = entries[key] else {
             let path = owner.path.isEmpty ? key : "\(owner.path).\(key)"
             throw YAMLValue(file: owner.file, node: owner.node, path: path).error("missing required key")
@@ -148,13 +160,13 @@ struct YAMLMapping {
         return value
     }
 
-    func optional(_ key: String) -> YAMLValue? {
+    package func optional(_ key: String) -> YAMLValue? {
         entries[key]
     }
 }
 
 /// Parses YAML text into its root node, turning syntax errors into `ProfileError`s.
-func parseYAML(_ text: String, file: String) throws(ProfileError) -> YAMLValue {
+package func parseYAML(_ text: String, file: String) throws(ProfileError) -> YAMLValue {
     do {
         guard let node = try Yams.compose(yaml: text) else {
             throw ProfileError(file: file, line: 1, column: 1, keyPath: "", message: "the profile is empty")
