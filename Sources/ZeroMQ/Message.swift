@@ -92,6 +92,13 @@ public struct ZMQMessage: ~Copyable {
         mutating get { withUnsafeBytes { Array($0) } }
     }
 
+    /// A metadata property of the connection the frame came in on (`zmq_msg_gets`), e.g. `User-Id`
+    /// (the user id a ZAP handler gave the peer) or `Peer-Address`; nil when the connection has none.
+    public mutating func property(_ name: String) -> String? {
+        guard let value = zmq_msg_gets(&raw, name) else { return nil }
+        return String(cString: value)
+    }
+
     /// The frame as UTF-8 text; invalid sequences are replaced with U+FFFD.
     public var string: String {
         mutating get { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
