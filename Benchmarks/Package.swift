@@ -62,6 +62,12 @@ let package = Package(
             ],
             path: "Sources/compile-compare"),
 
+        // The control loop's wake-up latency vs cyclictest (rt-tests), same period, policy and priority.
+        .executableTarget(
+            name: "loop-compare",
+            dependencies: ["CompareSupport", .product(name: "Runtime", package: mainPackageIdentity)],
+            path: "Sources/loop-compare"),
+
         // χ for CPMG-1…64 under 1/f: the Sequences library vs filter-functions at equal accuracy.
         .executableTarget(
             name: "chi-compare",

@@ -94,6 +94,11 @@ package final class ControlLoop: @unchecked Sendable {
     /// The number of interlocks currently tripped.
     package let trippedCount = Atomic<Int>(0)
     package let cycles = Atomic<UInt64>(0)
+    /// Counts the calling thread's allocations (a benchmark's LD_PRELOADed counter); read on the loop thread.
+    package var allocationCounter: (@convention(c) () -> Int)?
+    /// Allocations on the loop thread after its first second, and the cycles they span (set when it stops).
+    package let steadyAllocations = Atomic<UInt64>(0)
+    package let steadyCycles = Atomic<UInt64>(0)
     private let stopRequested = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
@@ -178,7 +183,9 @@ package final class ControlLoop: @unchecked Sendable {
         started.signal()
         let reportEvery = UInt64(max(setting.rate, 1))
         var deadline = start + periodNs
+        var allocationsAtWarm = 0
         while !stopRequested.load(ordering: .acquiring) {
+            if cycle == reportEvery, let counter = allocationCounter { allocationsAtWarm = counter() }
             try? Realtime.sleep(untilMonotonicNanoseconds: deadline)
             let woke = Realtime.monotonicNanoseconds
             let latency = UInt64(max(woke - deadline, 0))
@@ -194,6 +201,10 @@ package final class ControlLoop: @unchecked Sendable {
                 deadline += skipped * periodNs
             }
             if iterations % reportEvery == 0 { reportTiming() }
+        }
+        if cycle > reportEvery, let counter = allocationCounter {
+            steadyAllocations.store(UInt64(max(counter() - allocationsAtWarm, 0)), ordering: .relaxed)
+            steadyCycles.store(cycle - reportEvery, ordering: .relaxed)
         }
         reportTiming()
         if setting.lockMemory, realtimeStatus.memoryLocked { try? Realtime.unlockMemory() }
