@@ -10,6 +10,8 @@
 #      with the producer thread's allocations per sample (Anchors/malloc_count.c);
 #   5. qubit-compare: emulated shots/s of CPMG-64 under 1/f noise through QubitTestbed vs the same
 #      algorithm in numpy (Anchors/qubit_numpy.py, needs python3 with numpy), interleaved rounds;
+#   loop-compare: the node's control-loop wake-up latency vs cyclictest (rt-tests) at 1 kHz and 10 kHz,
+#      same period, policy and priority, interleaved, with the loop thread's allocations per cycle;
 #   6. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
 #      malloc counts, then the malloc counts again unscaled (per 1000 messages).
 # About a minute and a half after the first build (which takes 5 to 7 minutes on 2 cores).
@@ -51,6 +53,7 @@ swift build -c release --product telemetry-compare
 swift build -c release --product qubit-compare
 swift build -c release --product chi-compare
 swift build -c release --product compile-compare
+swift build -c release --product loop-compare
 swift build -c release --product ZeroMQThroughput
 
 step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
@@ -70,6 +73,13 @@ if python3 -c 'import numpy' 2>/dev/null; then
     .build/release/qubit-compare --anchor Anchors/qubit_numpy.py --rounds "$ROUNDS" --shots "${SHOTS:-20000}"
 else
     echo "skipped: python3 with numpy is needed for the anchor (pip install numpy)"
+fi
+
+step "loop-compare: control-loop wake-up latency vs cyclictest at 1 kHz and 10 kHz, $ROUNDS rounds"
+if command -v cyclictest >/dev/null; then
+    LD_PRELOAD="$PWD/.build/anchors/malloc_count.so" .build/release/loop-compare --rounds "$ROUNDS" --seconds "${LOOP_SECONDS:-5}"
+else
+    echo "skipped: cyclictest is needed for the anchor (apt-get install rt-tests)"
 fi
 
 step "chi-compare: chi for CPMG-1...64 under 1/f, Sequences vs filter-functions at equal accuracy"

@@ -38,7 +38,7 @@ let threadMallocs: ThreadMallocs? = dlsym(UnsafeMutableRawPointer(bitPattern: 0)
 struct Latency { var p50: Double, p99: Double, max: Double }  // µs
 
 /// Runs cyclictest for `seconds` at `rate` with `policy` and returns its percentiles from its 1 µs histogram.
-func runCyclictest(rate: Double, fifo: Bool) -> Latency {
+@MainActor func runCyclictest(rate: Double, fifo: Bool) -> Latency {
     let interval = Int((1e6 / rate).rounded())
     let loops = Int(seconds * rate)
     let process = Process()
