@@ -49,6 +49,12 @@ public struct FittedCurve: Sendable, Hashable, Codable {
     public var model: FitModel
     public var parameters: [Double]
 
+    public init(series: String, model: FitModel, parameters: [Double]) {
+        self.series = series
+        self.model = model
+        self.parameters = parameters
+    }
+
     public func value(at x: Double) -> Double { model.value(at: x, parameters) }
 }
 
