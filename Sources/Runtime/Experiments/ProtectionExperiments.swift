@@ -4,14 +4,15 @@ import Quantities
 import Sequences
 
 /// The quantum Zeno effect: a resonant π drive of length T interrupted by n equally spaced measurements
-/// (Sequences' `compileZeno`); P(1) at the last measurement against Itano's `ZenoPrediction`, with the
+/// (Sequences' `compileZeno`); the default 640 ns keeps the drive above an AWG5200's smallest amplitude
+/// and divides into whole samples at 250 MS/s for n up to 32; P(1) at the last measurement against Itano's `ZenoPrediction`, with the
 /// deviation of each n in standard errors.
 public struct ZenoExperiment: Sendable {
     public var measurements: [Int]
     public var duration: Time
     public var shots: Int
 
-    public init(measurements: [Int] = [1, 2, 4, 8, 16], duration: Time = .seconds(16e-6), shots: Int = 400) {
+    public init(measurements: [Int] = [1, 2, 4, 8, 16], duration: Time = .seconds(640e-9), shots: Int = 400) {
         self.measurements = measurements
         self.duration = duration
         self.shots = shots

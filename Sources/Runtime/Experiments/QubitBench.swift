@@ -99,8 +99,8 @@ public struct QubitBench: Sendable {
     }
 
     /// Qubit `qubit` of an emulated station, wired as its profile's `qubits:` section says, through in-process
-    /// loopback connections: an AWG5200 at 1 GS/s (one pass per trigger) or a 33500B at its top rate (bursts
-    /// of 50), the InfiniiVision readout on the qubit's tone, the profile's discriminator centres, and a square
+    /// loopback connections: an AWG5200 at 100 MS/s (one pass per trigger: the emulator's
+    /// cost per trigger grows with the samples stored, so the rate is modest) or a 33500B at 250 MS/s (bursts of 50), the InfiniiVision readout on the qubit's tone, the profile's discriminator centres, and a square
     /// π pulse at 0.5 V drive.
     public static func emulated(_ qubit: String, on station: EmulatedStation) throws(ExperimentError) -> QubitBench {
         guard let testbed = station.profile.testbed, let entry = testbed.qubits.first(where: { $0.name == qubit }) else {
@@ -116,14 +116,14 @@ public struct QubitBench: Sendable {
         let tones = readoutProfile.tones.isEmpty ? readQubits.indices.map { 25e6 + 20e6 * Double($0) } : readoutProfile.tones
         do {
             let generator: any PulseGenerator
-            let shotsPerTrigger: Int
+            let shotsPerTrigger: Int, rate: Double
             switch generatorProfile.kind {
             case .awg5200:
                 generator = try TektronixAWG5200(transport: try station.loopbackTransport(for: drive.generator))
-                shotsPerTrigger = 1
+                (shotsPerTrigger, rate) = (1, 100e6)
             case .keysight33500B:
                 generator = try Keysight33500B(transport: try station.loopbackTransport(for: drive.generator))
-                shotsPerTrigger = 50
+                (shotsPerTrigger, rate) = (50, 250e6)
             default:
                 throw ExperimentError.unknownQubit(name: qubit, reason: "\(drive.generator) is not a pulse generator")
             }
@@ -133,7 +133,6 @@ public struct QubitBench: Sendable {
             guard toneIndex == 0 else {
                 throw ExperimentError.unknownQubit(name: qubit, reason: "reads on the second tone of \(readoutID); one tone per readout is supported")
             }
-            let rate = min(generator.capabilities.sampleRates.upperBound, 1e9)
             // A square π pulse at 0.5 V: duration 1/(2·rabiPerVolt·0.5 V), on whole samples.
             let samples = max((rate / entry.spec.rabiPerVolt).rounded(), 1)
             let wiringOut = DriveWiring(
