@@ -10,7 +10,8 @@ import Testing
 
 /// The experiments on the emulated transmon testbed, driven through the drivers: the emulator knows nothing of
 /// sequences or fits, so agreement with Sequences' predictions and the profile's parameters is a real check.
-@Suite("Experiments on the emulated testbed measure what Sequences predicts and the profile sets", .serialized)
+/// Every test builds its own station, so they run in parallel.
+@Suite("Experiments on the emulated testbed measure what Sequences predicts and the profile sets")
 struct ExperimentTests {
     static let profileURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
