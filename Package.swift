@@ -90,6 +90,8 @@ let package = Package(
                 "Quantities", "ZeroMQ", "USB", "GPIO", "HAL", "Drivers", "Runtime", "Emulator", "Sequences", "Telemetry",
                 "TelemetryRecording", "TelemetryMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
         // MARK: Tests
@@ -108,7 +110,7 @@ let package = Package(
         .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),
         .testTarget(name: "TelemetryMetricsTests", dependencies: ["TelemetryMetrics", "Telemetry"]),
         .testTarget(
-            name: "InteropTests", dependencies: ["ZeroMQ", "Drivers", "Emulator", "HAL", "Quantities", "Sequences", "Telemetry"], path: "Tests/Interop",
+            name: "InteropTests", dependencies: ["ZeroMQ", "Drivers", "Emulator", "HAL", "Quantities", "Sequences", "Telemetry", "TelemetryRecording"], path: "Tests/Interop",
             exclude: ["python", "requirements.txt"]),
     ],
     swiftLanguageModes: [.v6]

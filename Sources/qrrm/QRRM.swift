@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// `qrrm`: the Quantum Realm command line. It parses arguments and calls the modules.
 @main
-struct QRRM: ParsableCommand {
+struct QRRM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qrrm",
         abstract: "Quantum Realm: control runtime for quantum-lab nodes.",
-        subcommands: [Probe.self, Emulate.self, SequenceCommand.self, TelemetryCommand.self, Record.self, Replay.self],
+        subcommands: [Probe.self, Run.self, StationCommand.self, Emulate.self, SequenceCommand.self, TelemetryCommand.self, Record.self, Replay.self],
         defaultSubcommand: Probe.self)
 }

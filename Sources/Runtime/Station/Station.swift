@@ -203,6 +203,17 @@ public struct RunStep: Sendable {
     public var parameters: [String: Parameter]
     public var location: ProfileError
 
+    /// A step from a command: parameters as text, lists comma-separated ("1,2,4").
+    public init(experiment: String, qubit: String?, parameters: [String: String]) {
+        self.experiment = experiment
+        self.qubit = qubit
+        location = ProfileError(file: "command", line: 0, column: 0, keyPath: experiment, message: "")
+        self.parameters = parameters.reduce(into: [:]) { all, entry in
+            let place = ProfileError(file: "command", line: 0, column: 0, keyPath: "\(experiment).\(entry.key)", message: "")
+            all[entry.key] = Parameter(text: entry.value, items: nil, location: place)
+        }
+    }
+
     init(_ item: YAMLValue, qubits: Set<String>) throws(ProfileError) {
         location = item.error("")
         if case .scalar = item.node {
