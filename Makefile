@@ -10,9 +10,12 @@ SWIFT_TEST_FLAGS ?=
 
 .PHONY: run test build deps debian-deps python-deps bench clean-bench telemetry-schema
 
+# The main job: the demo station (HardwareProfiles/stations/demo.yaml) on the in-process emulator. Results
+# (JSON, SVG plots, summary) go to results/<date-time>/. STATION=<file> runs another station.
+STATION ?= HardwareProfiles/stations/demo.yaml
 run: debian-deps
 	swift build --product qrrm
-	swift run --skip-build qrrm probe
+	swift run --skip-build qrrm run --station $(STATION)
 
 test: debian-deps python-deps
 	swift build --build-tests
