@@ -37,11 +37,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let console = Console(live: !plain && isatty(STDOUT_FILENO) == 1)
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["QRRM_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
-            return handler
-        }
+        bootstrapLogging()
         let logger = Logger(label: "qrrm.run")
         let url = URL(fileURLWithPath: station)
         var loaded: Station
@@ -312,5 +308,14 @@ final class RecorderBox: @unchecked Sendable {
     func take() -> (TelemetryRecorder, TelemetrySubscriber) {
         defer { parts = nil }
         return parts!
+    }
+}
+
+/// Logs to stderr at the level in `QRRM_LOG` (trace … critical; default warning).
+func bootstrapLogging() {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = ProcessInfo.processInfo.environment["QRRM_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        return handler
     }
 }

@@ -51,3 +51,63 @@ struct StationCommand: ParsableCommand {
         }
     }
 }
+
+/// `qrrm experiment <name> --qubit q0 [--set key=value …]`: one experiment on a station, printed as JSON.
+struct ExperimentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "experiment",
+        abstract: "Run one experiment on a station and print its result as JSON.",
+        discussion: """
+            Experiments: \(RunPlan.experiments.joined(separator: ", ")). Parameters as in a station's run: list, \
+            e.g. --set pulses=1,2,4 --set shots=400 --set from=5us --set to=2ms. The node comes up as in qrrm run \
+            (loop, interlocks, telemetry) and the experiment waits for the station to admit it.
+            """)
+
+    @Argument(help: "The experiment.")
+    var name: String
+
+    @Option(name: .long, help: "The station file.")
+    var station = "HardwareProfiles/stations/demo.yaml"
+
+    @Option(name: .long, help: "The qubit (default: the station's first).")
+    var qubit: String?
+
+    @Option(name: .customLong("set"), help: "A parameter, key=value (repeatable).")
+    var parameters: [String] = []
+
+    @Option(name: .long, help: "How long to wait for the station to admit experiments, e.g. 60s.")
+    var admissionTimeout = "60s"
+
+    func run() throws {
+        bootstrapLogging()
+        let loaded = try Station(contentsOf: URL(fileURLWithPath: station))
+        guard let qubit = qubit ?? loaded.qubits.first?.name else { throw ValidationError("station \(loaded.node) has no qubits") }
+        var values: [String: String] = [:]
+        for item in parameters {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--set expects key=value, got \"\(item)\"") }
+            values[parts[0]] = parts[1]
+        }
+        guard case let .experiment(_, _, plan) = try RunPlan.plan(RunStep(experiment: name, qubit: qubit, parameters: values)) else {
+            throw ValidationError("\(name) is not an experiment; the experiments are \(RunPlan.experiments.joined(separator: ", "))")
+        }
+        let wait = try Duration(parsing: admissionTimeout)
+        let node = try Node(station: loaded)
+        defer { node.shutdown() }
+        let host = try ExperimentHost(node: node)
+        let end = ContinuousClock.now + wait
+        while !node.isAdmitted, ContinuousClock.now < end { Thread.sleep(forTimeInterval: 0.1) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do throws(ExperimentError) {
+            let result = try host.runNow(name, qubit: qubit, plan: plan, owner: "qrrm experiment")
+            print(String(decoding: (try? encoder.encode(result)) ?? Data(), as: UTF8.self))
+        } catch {
+            if case let .aborted(_, partial) = error { print(String(decoding: try encoder.encode(partial), as: UTF8.self)) }
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
