@@ -75,8 +75,8 @@ struct CLITests {
     func runPlan() throws {
         let file = try Self.station([
             ("  - cpmgSweep: {qubit: q0, pulses: [1, 2, 4, 8, 16], shots: 400, from: 5us, to: 2ms}\n", ""),
-            ("  - refresh: {qubit: q0, threshold: 0.9, horizon: 200us, shots: 400, from: 2us, to: 400us}\n", ""),
-            ("measurements: [1, 2, 4, 8], duration: 16us, shots: 1000", "measurements: [1, 2], duration: 400ns, shots: 300"),
+            ("  - refresh: {qubit: q0, threshold: 0.85, horizon: 60us, shots: 400, from: 2us, to: 400us}\n", ""),
+            ("measurements: [1, 2, 4, 8], duration: 400ns, shots: 1000", "measurements: [1, 2], duration: 400ns, shots: 300"),
         ])
         let results = file.deletingLastPathComponent().appendingPathComponent("results")
         let run = try Self.run(["run", "--station", file.path, "--results", results.path, "--plain"])
