@@ -6,6 +6,7 @@ import Runtime
 import ServiceLifecycle
 import Synchronization
 import Telemetry
+import TelemetryMetrics
 import TelemetryRecording
 import ZeroMQ
 
@@ -32,6 +33,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Record the node's telemetry to this SQLite file while it runs.")
     var record: String?
 
+    @Option(name: .long, help: "Serve Prometheus /metrics of the node's telemetry on host:port, e.g. 127.0.0.1:9464.")
+    var metrics: String?
+
     @Flag(name: .long, help: "Plain lines even on a terminal.")
     var plain = false
 
@@ -49,12 +53,13 @@ struct Run: AsyncParsableCommand {
             console.line("\(error)")
             throw ExitCode.failure
         }
-        // The recorder subscribes like any client: on a CURVE station with a key of its own, allowed for this run.
-        var recorderSecurity = TelemetryClientSecurity.plaintext
-        if record != nil, case let .curve(keys, allowed) = loaded.telemetry.security {
-            let recorderKeys = try CurveKeyPair.generate()
-            loaded.telemetry.security = .curve(serverKeys: keys, allowedClients: allowed.union([recorderKeys.publicKey]))
-            recorderSecurity = .curve(serverKey: keys.publicKey, clientKeys: recorderKeys)
+        // The recorder and /metrics subscribe like any client: on a CURVE station with a key of their own,
+        // allowed for this run only.
+        var clientSecurity = TelemetryClientSecurity.plaintext
+        if record != nil || metrics != nil, case let .curve(keys, allowed) = loaded.telemetry.security {
+            let clientKeys = try CurveKeyPair.generate()
+            loaded.telemetry.security = .curve(serverKeys: keys, allowedClients: allowed.union([clientKeys.publicKey]))
+            clientSecurity = .curve(serverKey: keys.publicKey, clientKeys: clientKeys)
         }
         console.line("qrrm run: station \(loaded.node) (\(url.lastPathComponent))\(loaded.emulator.map { " on the emulator \($0.profile.lastPathComponent)" } ?? "")")
         let node: Node
@@ -77,8 +82,12 @@ struct Run: AsyncParsableCommand {
             .init(service: NodeService(node: node, commands: commands, experiments: host, logger: logger)),
         ]
         if let record {
-            services.append(.init(service: try RecorderService(path: record, endpoint: node.publisher.endpoint, client: recorderSecurity, logger: logger)))
+            services.append(.init(service: try BusClientService.recorder(path: record, endpoint: node.publisher.endpoint, client: clientSecurity, logger: logger)))
             console.line("recording telemetry to \(record)")
+        }
+        if let metrics {
+            services.append(.init(service: try BusClientService.metrics(listen: metrics, endpoint: node.publisher.endpoint, client: clientSecurity, logger: logger)))
+            console.line("metrics: http://\(metrics)/metrics")
         }
         let planService = PlanService(plan: plan, node: node, host: host, folder: folder, console: console, serve: serve)
         services.append(.init(service: planService, successTerminationBehavior: serve ? .ignore : .gracefullyShutdownGroup))
@@ -246,69 +255,86 @@ final class PlanService: Service, Sendable {
     }
 }
 
-/// Records the node's telemetry to SQLite while the node runs; commits what is pending on shutdown.
-final class RecorderService: Service, Sendable {
-    private let recorder: RecorderThread
+/// A subscriber of the node's own telemetry, on a thread of its own, for the services below: `onMessage`
+/// for each message, `onTick` every 200 ms and once more after the last message at shutdown.
+final class BusClientService: Service, Sendable {
+    private let stopRequested = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let onStop: @Sendable () -> Void
 
-    init(path: String, endpoint: String, client: TelemetryClientSecurity, logger: Logger) throws {
-        recorder = try RecorderThread(path: path, endpoint: endpoint, client: client, logger: logger)
+    init(
+        endpoint: String, client: TelemetryClientSecurity, name: String, logger: Logger,
+        onMessage: @escaping @Sendable (TelemetryMessage, TelemetrySubscriber) -> Void,
+        onTick: @escaping @Sendable (TelemetrySubscriber) throws -> Void, onStop: @escaping @Sendable () -> Void = {}
+    ) throws {
+        let box = SubscriberBox(try TelemetrySubscriber(connectingTo: [endpoint], security: client))
+        self.onStop = onStop
+        let thread = Thread { [self] in
+            let subscriber = box.take()
+            while !stopRequested.load(ordering: .acquiring) {
+                let tickAt = ContinuousClock.now + .milliseconds(200)
+                do {
+                    while ContinuousClock.now < tickAt, let message = try subscriber.receive(wait: .timeout(max(.zero, tickAt - .now))) {
+                        onMessage(message, subscriber)
+                    }
+                    try onTick(subscriber)
+                } catch {
+                    logger.error("\(name): \(error)")
+                }
+            }
+            // What already arrived, then a last tick (the recorder commits it).
+            while let message = try? subscriber.receive(wait: .timeout(.milliseconds(100))) { onMessage(message, subscriber) }
+            do { try onTick(subscriber) } catch { logger.error("\(name): \(error)") }
+            finished.signal()
+        }
+        thread.name = "qrrm-\(name)"
+        thread.start()
     }
 
     func run() async throws {
         try? await gracefulShutdown()
         // The node service stops publishing first; give the last messages a moment to arrive.
         try? await Task.sleep(for: .milliseconds(300))
-        recorder.stop()
+        if !stopRequested.exchange(true, ordering: .acquiringAndReleasing) { finished.wait() }
+        onStop()
     }
-}
 
-/// Subscribes to every topic of the node and commits to SQLite every 200 ms; ``stop()`` commits the rest.
-final class RecorderThread: Sendable {
-    private let stopRequested = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    /// Records every message to SQLite, committing every 200 ms and at shutdown.
+    static func recorder(path: String, endpoint: String, client: TelemetryClientSecurity, logger: Logger) throws -> BusClientService {
+        let recorder = RecorderBox(try TelemetryRecorder(path: path))
+        return try BusClientService(
+            endpoint: endpoint, client: client, name: "recorder", logger: logger,
+            onMessage: { message, _ in recorder.recorder.append(message) }, onTick: { _ in try recorder.recorder.commit() })
+    }
 
-    init(path: String, endpoint: String, client: TelemetryClientSecurity, logger: Logger) throws {
-        let recorder = try TelemetryRecorder(path: path)
-        let subscriber = try TelemetrySubscriber(connectingTo: [endpoint], security: client)
-        let box = RecorderBox(recorder: recorder, subscriber: subscriber)
-        let thread = Thread { [self] in
-            let (recorder, subscriber) = box.take()
-            while !stopRequested.load(ordering: .acquiring) {
-                let commitAt = ContinuousClock.now + .milliseconds(200)
-                while ContinuousClock.now < commitAt {
-                    do {
-                        guard let message = try subscriber.receive(wait: .timeout(max(.zero, commitAt - .now))) else { break }
-                        recorder.append(message)
-                    } catch {
-                        logger.error("recording: \(error)")
-                        break
-                    }
-                }
-                do { try recorder.commit() } catch { logger.error("recording: \(error)") }
-            }
-            // Drain what already arrived, then commit it.
-            while let message = try? subscriber.receive(wait: .timeout(.milliseconds(100))) { recorder.append(message) }
-            do { try recorder.commit() } catch { logger.error("recording: \(error)") }
-            finished.signal()
+    /// Serves Prometheus /metrics on `host:port` from the node's telemetry.
+    static func metrics(listen: String, endpoint: String, client: TelemetryClientSecurity, logger: Logger) throws -> BusClientService {
+        guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
+            throw ValidationError("--metrics must be host:port, got \(listen)")
         }
-        thread.name = "qrrm-recorder"
-        thread.start()
-    }
-
-    func stop() {
-        guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        finished.wait()
+        let metrics = TelemetryMetrics()
+        let server = try MetricsServer(host: String(listen[..<colon]), port: port) { metrics.exposition() }
+        return try BusClientService(
+            endpoint: endpoint, client: client, name: "metrics", logger: logger,
+            onMessage: { message, _ in metrics.observe(message) }, onTick: { metrics.observe($0.statistics) },
+            onStop: { server.stop() })
     }
 }
 
-/// Hands the recorder and subscriber (neither Sendable) to the thread that owns them.
-final class RecorderBox: @unchecked Sendable {
-    private var parts: (TelemetryRecorder, TelemetrySubscriber)?
-    init(recorder: TelemetryRecorder, subscriber: TelemetrySubscriber) { parts = (recorder, subscriber) }
-    func take() -> (TelemetryRecorder, TelemetrySubscriber) {
-        defer { parts = nil }
-        return parts!
+/// Hands a subscriber (not Sendable) to the thread that owns it.
+final class SubscriberBox: @unchecked Sendable {
+    private var subscriber: TelemetrySubscriber?
+    init(_ subscriber: TelemetrySubscriber) { self.subscriber = subscriber }
+    func take() -> TelemetrySubscriber {
+        defer { subscriber = nil }
+        return subscriber!
     }
+}
+
+/// The recorder, used only by its subscriber's thread.
+final class RecorderBox: @unchecked Sendable {
+    let recorder: TelemetryRecorder
+    init(_ recorder: TelemetryRecorder) { self.recorder = recorder }
 }
 
 /// Logs to stderr at the level in `QRRM_LOG` (trace … critical; default warning).

@@ -89,4 +89,36 @@ struct CLITests {
         let summary = try String(contentsOf: folder.appendingPathComponent("summary.txt"), encoding: .utf8)
         #expect(summary.contains("control loop:") && summary.contains("q0 Zeno"), "\(summary)")
     }
+
+    @Test("run --serve --metrics serves the node's channels on Prometheus /metrics and stops cleanly on SIGTERM")
+    func metrics() throws {
+        let file = try Self.station([])
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let process = Process()
+        process.executableURL = Self.qrrm
+        process.arguments = ["run", "--station", file.path, "--serve", "--no-plan", "--plain", "--metrics", "127.0.0.1:\(port)"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        var exposition = ""
+        let end = Date().addingTimeInterval(30)
+        while Date() < end, !exposition.contains("mxc") {
+            Thread.sleep(forTimeInterval: 0.5)
+            let fetch = Process()
+            fetch.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            fetch.arguments = ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics', timeout=5).read().decode())"]
+            let body = Pipe()
+            fetch.standardOutput = body
+            fetch.standardError = FileHandle.nullDevice
+            try fetch.run()
+            exposition = String(decoding: body.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            fetch.waitUntilExit()
+        }
+        #expect(exposition.contains("mxc") && exposition.contains("demo-node"), "\(exposition)")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
 }
