@@ -17,7 +17,7 @@ extension DDSequence {
     ///
     /// Method: the white part is exact by Parseval, χ_white = (S₀/2)∫₀ᵀ|ỹ|²dt = S₀T/2. For the rest,
     /// χ = (1/2π)∫₀^∞ S(ω)|Y(ω)|²dω is integrated with adaptive Gauss–Kronrod (7/15 points) on panels
-    /// one period of e^{iωT} wide (the slowest oscillation of |Y|²), with geometric panels
+    /// two periods of e^{iωT} wide (the fastest oscillation of |Y|² has one), with geometric panels
     /// towards ω = 0 and the PSD's cutoffs as panel ends, bisecting the worst panel until the summed error
     /// estimate is within half of `tolerance`. The ends are cut where their rigorous bounds fall
     /// below a quarter of `tolerance` each: below ε, |Y|² ≤ (|Y(0)| + ωT²/2)²; above Ω, |Y|² ≤ C²/ω² with
@@ -58,7 +58,7 @@ extension DDSequence {
         // High end: above Ω bounded.
         let angle = max(piPulse.angle, .pi)
         let c = 3.squareRoot() * (2 + Double(pulses.count) * angle)
-        let period = 2 * Double.pi / total  // one period of e^{iωT}: GK15 is exact to ~1e-10 on it, refinement does the rest
+        let period = 2 * Double.pi / total  // one period of e^{iωT}, the fastest turn of |Y|²
         var omegaMax = max(40 * period * Double(pulses.count + 1), (psd.breakpoints.max() ?? 0) * 1.0001)
         let maximumPanels = 100_000.0
         var tailError = c * c * psd.tailBound(above: omegaMax) / (2 * .pi)
@@ -115,18 +115,20 @@ extension DDSequence {
             }
         }
 
-        // Panel ends: octaves from ε to one period, then periods up to 10⁵ of them, then panels growing by 2 %
-        // to Ω (far above the sequence's structure, where the error estimate drives any refinement), plus the
-        // PSD's breakpoints.
+        // Panel ends: octaves from ε to one period, then panels of two periods up to 10⁵ of them (GK15 resolves
+        // two turns of e^{iωT} well enough that few panels need bisecting; one-period panels cost more in all),
+        // then panels growing by 2 % to Ω (far above the sequence's structure, where the error estimate drives
+        // any refinement), plus the PSD's breakpoints.
         var ends: [Double] = []
         var edge = epsilon
         while edge < period {
             ends.append(edge)
             edge *= 2
         }
-        let linearCount = Int(min((omegaMax / period).rounded(.up), maximumPanels))
-        for k in 1...max(linearCount, 1) { ends.append(min(Double(k) * period, omegaMax)) }
-        edge = Double(linearCount) * period
+        let panel = 2 * period
+        let linearCount = Int(min((omegaMax / panel).rounded(.up), maximumPanels))
+        for k in 1...max(linearCount, 1) { ends.append(min(Double(k) * panel, omegaMax)) }
+        edge = Double(linearCount) * panel
         while edge < omegaMax {
             edge = min(edge * 1.02, omegaMax)
             ends.append(edge)
