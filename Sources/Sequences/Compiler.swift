@@ -275,8 +275,7 @@ public struct SequenceCompiler: Sendable {
         }
     }
 
-    /// A segment of `i` and `q` (rendered from `from`) with the marker and measurement window that fall in it;
-    /// throws when a sample lies outside −1…1.
+    /// A segment of `i` and `q` (rendered from `from`) with the marker and measurement window that fall in it.
     private func segment(_ name: String, _ timeline: Timeline, from: Int, i: [Float], q: [Float]) -> PulseProgram.Segment {
         var segment = PulseProgram.Segment(
             name: name, length: i.count, waveforms: [wiring.iChannel: .samples(i), wiring.qChannel: .samples(q)])
