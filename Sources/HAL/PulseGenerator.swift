@@ -86,8 +86,9 @@ public protocol PulseGenerator: Instrument {
 
 extension PulseGeneratorCapabilities {
     /// Checks `program` against these limits; the first violation is thrown in words a user can act on.
-    public func check(_ program: PulseProgram) throws(PulseProgramError) {
-        try program.validate()
+    /// `checkingSamples` as in ``PulseProgram/validate(checkingSamples:)``.
+    public func check(_ program: PulseProgram, checkingSamples: Bool = true) throws(PulseProgramError) {
+        try program.validate(checkingSamples: checkingSamples)
         let rate = program.sampleRate.siValue
         guard sampleRates.contains(rate) else {
             throw PulseProgramError("sample rate \(rate) Sa/s is outside this generator's \(sampleRates.lowerBound)…\(sampleRates.upperBound) Sa/s")

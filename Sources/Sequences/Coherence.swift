@@ -17,11 +17,14 @@ extension DDSequence {
     ///
     /// Method: the white part is exact by Parseval, χ_white = (S₀/2)∫₀ᵀ|ỹ|²dt = S₀T/2. For the rest,
     /// χ = (1/2π)∫₀^∞ S(ω)|Y(ω)|²dω is integrated with adaptive Gauss–Kronrod (7/15 points) on panels
-    /// one period of e^{iωT} wide (the slowest oscillation of |Y|²), with geometric panels
+    /// two periods of e^{iωT} wide (the fastest oscillation of |Y|² has one), with geometric panels
     /// towards ω = 0 and the PSD's cutoffs as panel ends, bisecting the worst panel until the summed error
     /// estimate is within half of `tolerance`. The ends are cut where their rigorous bounds fall
     /// below a quarter of `tolerance` each: below ε, |Y|² ≤ (|Y(0)| + ωT²/2)²; above Ω, |Y|² ≤ C²/ω² with
-    /// C = √3(2 + Nθ) from integrating by parts (θ the refocusing angle). Throws when the integral
+    /// C = √3(2 + Nθ) from integrating by parts (θ the refocusing angle). For ideal pulses under a PSD
+    /// with S/ω² convex between its breakpoints (power laws, Lorentzians and their sums), panels stop much
+    /// earlier, at Ω_s: above it F is its mean plus cosines, each integrated in closed form by parts twice
+    /// with a rigorous bound on what is left (see below). Throws when the integral
     /// diverges (1/f^α with α ≥ 1 and no low cutoff under a sequence that does not refocus, e.g. FID).
     public func predict(noise: NoisePSD, tolerance: Double = 1e-8) throws(SequenceError) -> CoherencePrediction {
         try noise.validate()
@@ -55,7 +58,7 @@ extension DDSequence {
         // High end: above Ω bounded.
         let angle = max(piPulse.angle, .pi)
         let c = 3.squareRoot() * (2 + Double(pulses.count) * angle)
-        let period = 2 * Double.pi / total  // one period of e^{iωT}: GK15 is exact to ~1e-10 on it, refinement does the rest
+        let period = 2 * Double.pi / total  // one period of e^{iωT}, the fastest turn of |Y|²
         var omegaMax = max(40 * period * Double(pulses.count + 1), (psd.breakpoints.max() ?? 0) * 1.0001)
         let maximumPanels = 100_000.0
         var tailError = c * c * psd.tailBound(above: omegaMax) / (2 * .pi)
@@ -64,43 +67,68 @@ extension DDSequence {
             tailError = c * c * psd.tailBound(above: omegaMax) / (2 * .pi)
         }
 
-        // Ideal pulses under a PSD with S/ω² non-increasing: beyond Ω_s, F(ωT) = F̄ + Σ_{k<l} c_k c_l cos(ωTΔ_kl)
-        // with F̄ = 1 + 2N, so the tail is (1/π)F̄∫S/ω² exactly, and each cosine term integrates against the
-        // non-increasing S/ω² to at most 2(S/ω²)(Ω_s)/(TΔ_kl) (second mean-value theorem). Ω_s doubles from a
-        // few multiples of the sequence's structure until that bound is below a quarter of the tolerance.
+        // Ideal pulses under a PSD with g = S/ω² convex between its breakpoints: F(ωT) = F̄ + Σ w·cos(ωTℓ)
+        // exactly, so above Ω_s the mean gives (F̄/π)∫g, and each cosine, integrated by parts twice on every
+        // stretch [p, q] between breakpoints, gives [g·sin(kω)/k + g′·cos(kω)/k²] from p to q (k = Tℓ), up to
+        // (1/k²)∫g″cos(kω), at most (g′(q) − g′(p))/k² as g″ ≥ 0. Ω_s grows by a quarter at a time from a few
+        // multiples of the sequence's structure until the summed bound is below a quarter of the tolerance.
         var meanTail = 0.0, remainderBound = 0.0
         if filter.isIdeal, psd.exactTail(above: omegaMax) != nil {
-            let nodes = [(0.0, 1.0), (1.0, pulses.count % 2 == 0 ? -1.0 : 1.0)]
-                + pulses.enumerated().map { ($0.element.position, $0.offset % 2 == 0 ? -2.0 : 2.0) }
-            var pairSum = 0.0
-            for k in nodes.indices {
-                for l in (k + 1)..<nodes.count where nodes[l].0 != nodes[k].0 {
-                    pairSum += abs(nodes[k].1 * nodes[l].1) / (total * abs(nodes[l].0 - nodes[k].0))
+            let series = filter.cosineSeries()
+            let curvature = series.terms.reduce(0) { $0 + abs($1.weight) / (total * $1.lag * total * $1.lag) }
+            let breaks = psd.breakpoints.sorted()
+            /// The ends of the smooth stretches above ω (ω from above, each breakpoint from below and above) with
+            /// sign +1 for an upper end and −1 for a lower one, and g, g′ there; ∞ adds nothing.
+            func edges(above omega: Double) -> [(omega: Double, sign: Double, g: Double, slope: Double)]? {
+                var ends = [(omega, -1.0, true)]
+                for b in breaks where b > omega { ends += [(b, 1, false), (b, -1, true)] }
+                var edges: [(omega: Double, sign: Double, g: Double, slope: Double)] = []
+                for (w, sign, fromAbove) in ends {
+                    guard let k = psd.kernel(at: w, fromAbove: fromAbove) else { return nil }
+                    edges.append((w, sign, k.value, k.slope))
                 }
+                return edges
+            }
+            func bound(_ edges: [(omega: Double, sign: Double, g: Double, slope: Double)]) -> Double {
+                curvature * edges.reduce(0) { $0 + $1.sign * $1.slope } / .pi
             }
             var split = 4 * period * Double(pulses.count + 1)
-            func bound(_ omega: Double) -> Double { 2 * pairSum * psd.value(at: omega) / (omega * omega) / .pi }
-            while bound(split) > quarter, split < omegaMax { split *= 2 }
-            if split < omegaMax, let tail = psd.exactTail(above: split) {
-                meanTail = Double(1 + 2 * pulses.count) * tail / .pi
-                remainderBound = bound(split)
+            var splitEdges = edges(above: split)
+            while let current = splitEdges, bound(current) > quarter, split < omegaMax {
+                split *= 1.25
+                splitEdges = edges(above: split)
+            }
+            if split < omegaMax, let splitEdges, let tail = psd.exactTail(above: split) {
+                var boundary = 0.0
+                for edge in splitEdges {
+                    var sum = 0.0
+                    for term in series.terms {
+                        let k = total * term.lag
+                        sum += term.weight * (edge.g * sin(k * edge.omega) / k + edge.slope * cos(k * edge.omega) / (k * k))
+                    }
+                    boundary += edge.sign * sum
+                }
+                meanTail = (series.mean * tail + boundary) / .pi
+                remainderBound = bound(splitEdges)
                 omegaMax = split
                 tailError = 0
             }
         }
 
-        // Panel ends: octaves from ε to one period, then periods up to 10⁵ of them, then panels growing by 2 %
-        // to Ω (far above the sequence's structure, where the error estimate drives any refinement), plus the
-        // PSD's breakpoints.
+        // Panel ends: octaves from ε to one period, then panels of two periods up to 10⁵ of them (GK15 resolves
+        // two turns of e^{iωT} well enough that few panels need bisecting; one-period panels cost more in all),
+        // then panels growing by 2 % to Ω (far above the sequence's structure, where the error estimate drives
+        // any refinement), plus the PSD's breakpoints.
         var ends: [Double] = []
         var edge = epsilon
         while edge < period {
             ends.append(edge)
             edge *= 2
         }
-        let linearCount = Int(min((omegaMax / period).rounded(.up), maximumPanels))
-        for k in 1...max(linearCount, 1) { ends.append(Double(k) * period) }
-        edge = Double(linearCount) * period
+        let panel = 2 * period
+        let linearCount = Int(min((omegaMax / panel).rounded(.up), maximumPanels))
+        for k in 1...max(linearCount, 1) { ends.append(min(Double(k) * panel, omegaMax)) }
+        edge = Double(linearCount) * panel
         while edge < omegaMax {
             edge = min(edge * 1.02, omegaMax)
             ends.append(edge)

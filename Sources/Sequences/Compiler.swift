@@ -73,6 +73,45 @@ public struct SequenceCompiler: Sendable {
     }
 
     public func compile(_ sequence: DDSequence) throws(SequenceError) -> PulseProgram {
+        let (timeline, channels) = try place(sequence)
+        let program: PulseProgram
+        if capabilities.canSequence, let periodic = try periodicProgram(sequence, timeline: timeline, channels: channels) {
+            program = periodic
+        } else if capabilities.canSequence {
+            program = try chunkedProgram(timeline: timeline, channels: channels)
+        } else {
+            let start = timeline.first - 1
+            program = singleSegment(try segment("sequence", timeline, from: start, length: try singleSegmentLength(timeline)), channels: channels)
+        }
+        return try checked(program)
+    }
+
+    /// Like ``compile(_:)`` for a generator without a sequencer, rendering every sample into `buffers` rather
+    /// than into fresh arrays, so a program compiled again and again reuses the same, already mapped memory.
+    /// The program's waveforms share the buffers' storage until either changes (copy on write): drop the
+    /// previous program before compiling the next, or its samples are copied. Throws when the generator
+    /// sequences (use ``compile(_:)``) or the buffers hold fewer samples than the sequence needs.
+    public func compile(_ sequence: DDSequence, into buffers: inout WaveformBuffers) throws(SequenceError) -> PulseProgram {
+        guard !capabilities.canSequence else {
+            throw SequenceError("compile(_:into:) renders every sample for a generator without a sequencer; this one sequences, so use compile(_:)")
+        }
+        let (timeline, channels) = try place(sequence)
+        let start = timeline.first - 1
+        let outside = try buffers.render(length: try singleSegmentLength(timeline)) { i, q in timeline.render(from: start, i: i, q: q) }
+        try Self.checkRange(outside, "sequence")
+        return try checked(singleSegment(segment("sequence", timeline, from: start, i: buffers.i, q: buffers.q), channels: channels))
+    }
+
+    /// Checks the program against the generator; its samples were range-checked as they were rendered.
+    private func checked(_ program: PulseProgram) throws(SequenceError) -> PulseProgram {
+        do { try capabilities.check(program, checkingSamples: false) } catch {
+            throw SequenceError("the compiled program does not fit the generator: \(error.message)")
+        }
+        return program
+    }
+
+    /// The checks every compile makes, and the sequence placed on the sample grid with the output channels.
+    private func place(_ sequence: DDSequence) throws(SequenceError) -> (Timeline, [PulseProgram.OutputChannel]) {
         let rate = sampleRate.siValue
         guard capabilities.sampleRates.contains(rate) else {
             throw SequenceError("\(rate) Sa/s is outside the generator's \(capabilities.sampleRates.lowerBound)…\(capabilities.sampleRates.upperBound) Sa/s")
@@ -121,18 +160,9 @@ public struct SequenceCompiler: Sendable {
                         PulseProgram.OutputChannel(number: wiring.qChannel, amplitude: .volts(volts))]
             + (wiring.readoutMarker.channel == wiring.iChannel || wiring.readoutMarker.channel == wiring.qChannel
                ? [] : [PulseProgram.OutputChannel(number: wiring.readoutMarker.channel, amplitude: .volts(volts))])
-        let timeline = Timeline(pulses: placed, markerStart: markerStart, markerLength: measurement, wiring: wiring, rate: rate)
-
-        let program: PulseProgram
-        if capabilities.canSequence, let periodic = try periodicProgram(sequence, timeline: timeline, channels: channels) {
-            program = periodic
-        } else if capabilities.canSequence {
-            program = try chunkedProgram(timeline: timeline, channels: channels)
-        } else {
-            program = try singleSegment(timeline: timeline, channels: channels)
-        }
-        do { try capabilities.check(program) } catch { throw SequenceError("the compiled program does not fit the generator: \(error.message)") }
-        return program
+        let timeline = Timeline(pulses: placed, markerStart: markerStart, markerLength: measurement,
+                                shape: sequence.piPulse.shape, width: width, rate: rate)
+        return (timeline, channels)
     }
 
     /// A Zeno loop: a resonant drive about x of Rabi frequency `rabi` (rad/s) lasting `duration` in total,
@@ -195,49 +225,88 @@ public struct SequenceCompiler: Sendable {
         var pulses: [PlacedPulse]
         var markerStart: Int
         var markerLength: Int
-        var wiring: DriveWiring
-        var rate: Double
+        /// The π pulse's in-phase envelope and DRAG quadrature, sample by sample, peak 1: every pulse is this
+        /// shape scaled by its angle and turned by its phase.
+        var envelope: [Double]
+        var quadrature: [Double]
+
+        init(pulses: [PlacedPulse], markerStart: Int, markerLength: Int, shape: PulseShape, width: Int, rate: Double) {
+            self.pulses = pulses
+            self.markerStart = markerStart
+            self.markerLength = markerLength
+            envelope = (0..<width).map { shape.envelope(at: (Double($0) + 0.5) / Double(width)) }
+            quadrature = (0..<width).map { k in
+                // Q = β·dI/dt (Motzoi et al.), dI/dt from the envelope's change over one sample × the rate.
+                guard case let .drag(_, beta) = shape else { return 0 }
+                let x = (Double(k) + 0.5) / Double(width), dx = 1 / Double(width)
+                return beta * (shape.envelope(at: min(x + dx / 2, 1)) - shape.envelope(at: max(x - dx / 2, 0))) * rate
+            }
+        }
 
         var first: Int { pulses[0].start }
         var end: Int { markerStart + markerLength }
 
-        /// The I and Q samples and whether the readout marker is high, for samples `from ..< from + length`.
-        func render(from: Int, length: Int) -> (i: [Float], q: [Float], marker: Range<Int>?) {
-            var i = [Float](repeating: 0, count: length), q = [Float](repeating: 0, count: length)
+        /// Writes the I and Q samples `from ..< from + i.count` (q as long as i): zeros in bulk, then each pulse
+        /// in the window. Returns the first sample outside −1…1 (or NaN), if any: the range is checked as the
+        /// samples are made, not by reading them back.
+        func render(from: Int, i: UnsafeMutableBufferPointer<Float>, q: UnsafeMutableBufferPointer<Float>) -> Float? {
+            let length = i.count
+            // memset rather than a loop: for long buffers it streams past the cache (non-temporal stores).
+            for buffer in [i, q] where length > 0 { memset(buffer.baseAddress!, 0, length * MemoryLayout<Float>.stride) }
+            var outside: Float?
             for placed in pulses where placed.start < from + length && placed.start + placed.width > from {
                 let scale = placed.pulse.angle / .pi  // π/2 pulses: half the π pulse's amplitude
-                for k in 0..<placed.width {
-                    let index = placed.start + k - from
-                    guard index >= 0, index < length else { continue }
-                    let x = (Double(k) + 0.5) / Double(placed.width)
-                    let envelope = placed.pulse.shape.envelope(at: x) * scale
-                    var quadrature = 0.0
-                    if case let .drag(_, beta) = placed.pulse.shape {
-                        // Q = β·dI/dt (Motzoi et al.), dI/dt from the envelope's change over one sample × the rate.
-                        let dx = 1 / Double(placed.width)
-                        let change = placed.pulse.shape.envelope(at: min(x + dx / 2, 1)) - placed.pulse.shape.envelope(at: max(x - dx / 2, 0))
-                        quadrature = beta * change * scale * rate
-                    }
-                    let phase = placed.pulse.phase
-                    i[index] += Float(envelope * cos(phase) - quadrature * sin(phase))
-                    q[index] += Float(envelope * sin(phase) + quadrature * cos(phase))
+                let (c, s) = (cos(placed.pulse.phase) * scale, sin(placed.pulse.phase) * scale)
+                for k in max(0, from - placed.start)..<min(placed.width, from + length - placed.start) {
+                    let (e, d) = (envelope[k], quadrature[k])
+                    let (a, b) = (Float(e * c - d * s), Float(e * s + d * c))
+                    i[placed.start + k - from] = a
+                    q[placed.start + k - from] = b
+                    if !(abs(a) <= 1 && abs(b) <= 1) { outside = outside ?? (abs(a) <= 1 ? b : a) }
                 }
             }
+            return outside
+        }
+
+        /// The readout marker's samples within `from ..< from + length`, if any.
+        func marker(from: Int, length: Int) -> Range<Int>? {
             let lo = max(markerStart, from), hi = min(markerStart + markerLength, from + length)
-            return (i, q, lo < hi ? (lo - from)..<(hi - from) : nil)
+            return lo < hi ? (lo - from)..<(hi - from) : nil
         }
     }
 
-    private func segment(_ name: String, _ timeline: Timeline, from: Int, length: Int) -> PulseProgram.Segment {
-        let (i, q, marker) = timeline.render(from: from, length: length)
+    /// A segment of `i` and `q` (rendered from `from`) with the marker and measurement window that fall in it.
+    private func segment(_ name: String, _ timeline: Timeline, from: Int, i: [Float], q: [Float]) -> PulseProgram.Segment {
         var segment = PulseProgram.Segment(
-            name: name, length: length, waveforms: [wiring.iChannel: .samples(i), wiring.qChannel: .samples(q)])
-        if let marker {
+            name: name, length: i.count, waveforms: [wiring.iChannel: .samples(i), wiring.qChannel: .samples(q)])
+        if let marker = timeline.marker(from: from, length: i.count) {
             segment.markers = [.init(channel: wiring.readoutMarker.channel, number: wiring.readoutMarker.number,
                                      start: marker.lowerBound, length: marker.count)]
             segment.measurements = [.init(readout: wiring.readout, start: marker.lowerBound, length: marker.count)]
         }
         return segment
+    }
+
+    /// A segment of `length` fresh samples from `from`, each written once.
+    private func segment(_ name: String, _ timeline: Timeline, from: Int, length: Int) throws(SequenceError) -> PulseProgram.Segment {
+        var outside: Float?
+        var q: [Float] = []
+        let i = [Float](unsafeUninitializedCapacity: length) { i, count in
+            q = [Float](unsafeUninitializedCapacity: length) { q, qCount in
+                outside = timeline.render(from: from, i: .init(rebasing: i[..<length]), q: .init(rebasing: q[..<length]))
+                qCount = length
+            }
+            count = length
+        }
+        try Self.checkRange(outside, name)
+        return segment(name, timeline, from: from, i: i, q: q)
+    }
+
+    /// Throws when segment `name` has a sample outside −1…1.
+    private static func checkRange(_ outside: Float?, _ name: String) throws(SequenceError) {
+        if let outside {
+            throw SequenceError("the compiled program does not fit the generator: segment \"\(name)\" has a sample of \(outside), outside −1…1")
+        }
     }
 
     /// The smallest legal segment length at least `length`.
@@ -283,9 +352,9 @@ public struct SequenceCompiler: Sendable {
         prefixStart = blockStart - prefixLength
         let suffixLength = legal(timeline.end - blockEnd + 1)
         let segments = [
-            segment("prefix", timeline, from: prefixStart, length: prefixLength),
-            segment("block", timeline, from: blockStart, length: blockLength),
-            segment("suffix", timeline, from: blockEnd, length: suffixLength),
+            try segment("prefix", timeline, from: prefixStart, length: prefixLength),
+            try segment("block", timeline, from: blockStart, length: blockLength),
+            try segment("suffix", timeline, from: blockEnd, length: suffixLength),
         ]
         return PulseProgram(
             sampleRate: sampleRate, channels: channels, segments: segments,
@@ -309,7 +378,7 @@ public struct SequenceCompiler: Sendable {
         while index < count {
             if busy[index] {
                 let name = "chunk\(index)"
-                segments.append(segment(name, timeline, from: start + index * chunk, length: chunk))
+                segments.append(try segment(name, timeline, from: start + index * chunk, length: chunk))
                 steps.append(.init(segment: name))
                 index += 1
             } else {
@@ -335,15 +404,58 @@ public struct SequenceCompiler: Sendable {
         return PulseProgram(sampleRate: sampleRate, channels: channels, segments: segments, steps: steps)
     }
 
-    /// Every sample in one segment, for a generator without a sequencer.
-    private func singleSegment(timeline: Timeline, channels: [PulseProgram.OutputChannel]) throws(SequenceError) -> PulseProgram {
-        let start = timeline.first - 1
-        let length = legal(timeline.end + 1 - start)
+    /// The samples per channel of the one segment a generator without a sequencer plays.
+    private func singleSegmentLength(_ timeline: Timeline) throws(SequenceError) -> Int {
+        let length = legal(timeline.end + 1 - (timeline.first - 1))
         guard length <= capabilities.memorySamples else {
             throw SequenceError("the sequence needs \(length) samples and the generator holds \(capabilities.memorySamples) without a sequencer")
         }
-        return PulseProgram(
-            sampleRate: sampleRate, channels: channels, segments: [segment("sequence", timeline, from: start, length: length)],
-            steps: [.init(segment: "sequence", waitForTrigger: true)])
+        return length
+    }
+
+    /// The program of a generator without a sequencer: every sample in one segment, played once per trigger.
+    private func singleSegment(_ segment: PulseProgram.Segment, channels: [PulseProgram.OutputChannel]) -> PulseProgram {
+        PulseProgram(sampleRate: sampleRate, channels: channels, segments: [segment], steps: [.init(segment: segment.name, waitForTrigger: true)])
+    }
+}
+
+/// Waveform memory for ``SequenceCompiler/compile(_:into:)``: I and Q sample arrays allocated and written once,
+/// then reused by every compile, as an AWG's upload path streams each program into the same waveform memory.
+public struct WaveformBuffers: Sendable {
+    /// The most samples per channel the buffers hold.
+    public let capacity: Int
+    /// The last compile's samples, `count` of them per channel.
+    private(set) var i: [Float]
+    private(set) var q: [Float]
+
+    /// Buffers of `capacity` samples per channel (at least 1, at most 2⁶⁰ bytes' worth), zeroed.
+    public init(capacity: Int) throws(SequenceError) {
+        guard capacity >= 1, capacity <= (1 << 60) / MemoryLayout<Float>.stride else {
+            throw SequenceError("waveform buffers need a capacity of 1 to \((1 << 60) / MemoryLayout<Float>.stride) samples, got \(capacity)")
+        }
+        self.capacity = capacity
+        i = [Float](repeating: 0, count: capacity)
+        q = [Float](repeating: 0, count: capacity)
+    }
+
+    /// Sets both channels to `length` samples, within the capacity (no reallocation while the arrays are not
+    /// shared), and lets `body` write them.
+    mutating func render<R>(
+        length: Int, _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> R
+    ) throws(SequenceError) -> R {
+        guard length <= capacity else {
+            throw SequenceError("the sequence needs \(length) samples per channel; the waveform buffers hold \(capacity)")
+        }
+        Self.resize(&i, to: length)
+        Self.resize(&q, to: length)
+        return i.withUnsafeMutableBufferPointer { i in q.withUnsafeMutableBufferPointer { q in body(i, q) } }
+    }
+
+    private static func resize(_ samples: inout [Float], to length: Int) {
+        if samples.count > length {
+            samples.removeLast(samples.count - length)
+        } else if samples.count < length {
+            samples.append(contentsOf: repeatElement(0, count: length - samples.count))
+        }
     }
 }

@@ -169,21 +169,61 @@ public struct FilterFunction: Sendable {
         return 0.5 * omega * omega * spectralWeight(omega)
     }
 
-    /// The ideal-pulse form at z, by the geometric progression when the pulses are equally spaced.
+    /// The ideal-pulse form at z. Equally spaced pulses sum −2Σⱼ rʲe^{izδ₁} with r = −e^{iz·step} in closed
+    /// form, (1 − rᴺ)/(1 − r), which needs four sines and cosines; term by term where |1 − r| < ¼, so the
+    /// division never loses more than two bits.
     private func idealValue(_ z: Double) -> Double {
         guard let uniform else { return Self.idealForm(z, positions: positions) }
         let n = positions.count
         let endSign = n % 2 == 0 ? -1.0 : 1.0
         var re = 1 + endSign * cos(z), im = endSign * sin(z)
-        // term = −2·e^{izδ₁}, multiplied by −e^{iz·step} each pulse.
-        var tr = -2 * cos(z * uniform.first), ti = -2 * sin(z * uniform.first)
+        let tr = -2 * cos(z * uniform.first), ti = -2 * sin(z * uniform.first)
         let sr = -cos(z * uniform.step), si = -sin(z * uniform.step)
-        for _ in 0..<n {
-            re += tr
-            im += ti
-            (tr, ti) = (tr * sr - ti * si, tr * si + ti * sr)
+        let (dr, di) = (1 - sr, -si)
+        let gap = dr * dr + di * di
+        if gap >= 1.0 / 16 {
+            // rᴺ = (−1)ᴺe^{izN·step}; the sum is term·(1 − rᴺ)/(1 − r).
+            let angle = z * uniform.step * Double(n)
+            let nr = 1 - endSign * -cos(angle), ni = endSign * sin(angle)
+            let (qr, qi) = ((nr * dr + ni * di) / gap, (ni * dr - nr * di) / gap)
+            re += tr * qr - ti * qi
+            im += tr * qi + ti * qr
+        } else {
+            var (ar, ai) = (tr, ti)
+            for _ in 0..<n {
+                re += ar
+                im += ai
+                (ar, ai) = (ar * sr - ai * si, ar * si + ai * sr)
+            }
         }
         return 0.5 * (re * re + im * im)
+    }
+
+    /// For ideal pulses, F(z) = mean + Σ weight·cos(z·lag) with lag > 0: the closed sum ½|Σₖcₖe^{izδₖ}|² over
+    /// the nodes 0, 1 and δⱼ (c = 1, (−1)^{N+1}, ∓2) expanded in pairs. Equally spaced pulses group their pairs
+    /// by lag, 3N terms; otherwise one term per pair.
+    func cosineSeries() -> (mean: Double, terms: [(lag: Double, weight: Double)]) {
+        let n = positions.count
+        let endSign = n % 2 == 0 ? -1.0 : 1.0
+        let weights = positions.indices.map { $0 % 2 == 0 ? -2.0 : 2.0 }
+        var mean = 0.5 * (2 + weights.reduce(0) { $0 + $1 * $1 })
+        var terms: [(lag: Double, weight: Double)] = []
+        func add(_ lag: Double, _ weight: Double) {
+            if lag > 0 { terms.append((lag, weight)) } else { mean += weight }
+        }
+        add(1, endSign)
+        for (delta, c) in zip(positions, weights) {
+            add(delta, c)
+            add(1 - delta, c * endSign)
+        }
+        if let uniform {
+            for m in stride(from: 1, to: n, by: 1) { add(Double(m) * uniform.step, Double(n - m) * (m % 2 == 0 ? 4 : -4)) }
+        } else {
+            for k in positions.indices {
+                for l in (k + 1)..<n { add(abs(positions[l] - positions[k]), weights[k] * weights[l]) }
+            }
+        }
+        return (mean, terms)
     }
 
     /// ½|1 + (−1)^{N+1}e^{iz} + 2Σⱼ(−1)ʲe^{izδⱼ}|² (Cywiński et al., eq. for ideal π pulses).

@@ -146,6 +146,32 @@ public indirect enum NoisePSD: Sendable, Hashable {
         }
     }
 
+    /// g = S(ω)/ω² and its slope g′ at ω, as the limit from above or below (they differ at a cutoff), for a
+    /// PSD whose g is convex between its breakpoints and tends to 0 with g′ at ∞; nil for a table (not convex).
+    func kernel(at omega: Double, fromAbove: Bool) -> (value: Double, slope: Double)? {
+        guard omega.isFinite else { return (0, 0) }
+        switch self {
+        case .white, .tabulated: return nil
+        case let .powerLaw(a, alpha, low, high):
+            let inside = fromAbove ? omega >= low && omega < high : omega > low && omega <= high
+            guard inside, omega > 0 else { return (0, 0) }
+            let g = a * pow(omega, -alpha - 2)
+            return (g, -(alpha + 2) * g / omega)
+        case let .lorentzian(variance, tau):
+            // g = 2σ²τ/(ω²(1 + ω²τ²)): g″ ≥ 0 since 6/u⁴ ≥ (6u² − 2)/(1 + u²)³ for u = ωτ > 0.
+            let u2 = omega * omega * tau * tau
+            let g = 2 * variance * tau / ((1 + u2) * omega * omega)
+            return (g, -g * (2 + 4 * u2) / (omega * (1 + u2)))
+        case let .sum(parts):
+            var total = (value: 0.0, slope: 0.0)
+            for part in parts {
+                guard let k = part.kernel(at: omega, fromAbove: fromAbove) else { return nil }
+                total = (total.value + k.value, total.slope + k.slope)
+            }
+            return total
+        }
+    }
+
     /// An upper bound on ∫₀^ε S(ω)·ω^k dω (k = 0 or 2), for the low-frequency end of χ; infinite when it diverges.
     func headBound(below epsilon: Double, power k: Double) -> Double {
         switch self {

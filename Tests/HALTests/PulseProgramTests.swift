@@ -83,6 +83,17 @@ struct PulseProgramTests {
         #expect(error?.description.contains(expected) == true, "\(name): \(String(describing: error))")
     }
 
+    @Test("A producer that range-checked its samples skips only that scan: lengths are still checked")
+    func skipSampleScan() throws {
+        var program = Self.train(repeats: 10)
+        program.segments[0].waveforms[1] = .samples([Float](repeating: 1.5, count: 32))
+        #expect(throws: PulseProgramError.self) { try Self.generator.check(program) }
+        try Self.generator.check(program, checkingSamples: false)
+        program.segments[0].waveforms[1] = .samples([Float](repeating: 0, count: 31))
+        let error = #expect(throws: PulseProgramError.self) { try program.validate(checkingSamples: false) }
+        #expect(error?.description.contains("31 samples for a segment of 32") == true)
+    }
+
     @Test("A generator's limits refuse what it cannot play, before anything is uploaded", arguments: [
         ("sample rate", { @Sendable (c: inout PulseGeneratorCapabilities) in c.sampleRates = 1e3...250e6 }, "outside this generator"),
         ("memory", { @Sendable (c: inout PulseGeneratorCapabilities) in c.memorySamples = 200 }, "needs 224 samples"),

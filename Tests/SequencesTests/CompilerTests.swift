@@ -103,6 +103,43 @@ struct CompilerTests {
         #expect(segment.markers.first?.start ?? 0 > centres.last!)
     }
 
+    @Test("Compiling into reused buffers gives the same program as fresh arrays, sample for sample, again and again")
+    func reusedBuffers() throws {
+        let compiler = SequenceCompiler(capabilities: Self.plain, sampleRate: .megasamplesPerSecond(250), wiring: Self.wiring)
+        var buffers = try WaveformBuffers(capacity: 2000)
+        // A longer sequence first, so the buffers hold stale samples beyond the shorter ones that follow.
+        for (family, n, total) in [(DDFamily.cpmg, 8, 6e-6), (.xy4, 4, 4e-6), (.cpmg, 3, 2e-6), (.cpmg, 8, 6e-6)] {
+            let sequence = try DDSequence(family, pulses: n, total: .seconds(total), piPulse: Self.pi)
+            let fresh = try compiler.compile(sequence)
+            let reused = try compiler.compile(sequence, into: &buffers)
+            #expect(reused == fresh, "\(family.rawValue)-\(n)")
+            let centres = Self.pulseCentres(reused)
+            #expect(centres.count == n + 2)
+            for (pulse, centre) in zip(sequence.pulses, centres.dropFirst()) {
+                #expect(abs(centre - centres[0] - pulse.position * total * 250e6) <= 0.5)
+            }
+        }
+        // A program kept while the buffers are reused keeps its own samples (copy on write).
+        let kept = try compiler.compile(try DDSequence(.cpmg, pulses: 2, total: .seconds(2e-6), piPulse: Self.pi), into: &buffers)
+        let before = kept
+        _ = try compiler.compile(try DDSequence(.cpmg, pulses: 5, total: .seconds(3e-6), piPulse: Self.pi), into: &buffers)
+        #expect(kept == before)
+        #expect(Self.pulseCentres(kept).count == 4)
+    }
+
+    @Test("Buffers too small, malformed, or for a generator that sequences are typed errors", arguments: [
+        ("too small", BufferCase.tooSmall, "the waveform buffers hold 100"),
+        ("zero capacity", .zeroCapacity, "got 0"),
+        ("negative capacity", .negativeCapacity, "got -5"),
+        ("huge capacity", .hugeCapacity, "capacity of 1 to"),
+        ("sequencer", .sequencer, "use compile(_:)"),
+        ("out of range", .outOfRange, "outside −1…1"),
+    ])
+    func bufferErrors(name: String, failure: BufferCase, expected: String) throws {
+        let error = #expect(throws: SequenceError.self, "\(name)") { try failure.run() }
+        #expect(error?.description.contains(expected) == true, "\(name): \(String(describing: error))")
+    }
+
     @Test("What cannot be compiled is a typed error saying why", arguments: [
         ("ideal pulses", SequenceCompilerCase.idealPulses, "give pulses a duration"),
         ("too much amplitude", .tooShortPulse, "beyond the generator"),
@@ -143,6 +180,32 @@ enum SequenceCompilerCase: Sendable {
             var wiring = CompilerTests.wiring
             wiring.qChannel = 3
             _ = try SequenceCompiler(capabilities: CompilerTests.plain, sampleRate: rate, wiring: wiring).compile(s)
+        }
+    }
+}
+
+enum BufferCase: Sendable {
+    case tooSmall, zeroCapacity, negativeCapacity, hugeCapacity, sequencer, outOfRange
+
+    func run() throws {
+        let sequence = try DDSequence(.cpmg, pulses: 4, total: .seconds(2e-6), piPulse: CompilerTests.pi)
+        let plain = SequenceCompiler(capabilities: CompilerTests.plain, sampleRate: .megasamplesPerSecond(250), wiring: CompilerTests.wiring)
+        switch self {
+        case .tooSmall:
+            var buffers = try WaveformBuffers(capacity: 100)
+            _ = try plain.compile(sequence, into: &buffers)
+        case .zeroCapacity: _ = try WaveformBuffers(capacity: 0)
+        case .negativeCapacity: _ = try WaveformBuffers(capacity: -5)
+        case .hugeCapacity: _ = try WaveformBuffers(capacity: Int.max)
+        case .sequencer:
+            var buffers = try WaveformBuffers(capacity: 1000)
+            _ = try SequenceCompiler(capabilities: CompilerTests.sequencer, sampleRate: .gigasamplesPerSecond(1), wiring: CompilerTests.wiring)
+                .compile(sequence, into: &buffers)
+        case .outOfRange:
+            // A strong DRAG quadrature pushes Q beyond the π pulse's peak: refused as the samples are made.
+            let drag = Pulse(angle: .pi, phase: .pi / 2, duration: .seconds(20e-9), shape: .drag(truncation: 2, beta: 1e-8))
+            var buffers = try WaveformBuffers(capacity: 1000)
+            _ = try plain.compile(try DDSequence(.cpmg, pulses: 4, total: .seconds(2e-6), piPulse: drag), into: &buffers)
         }
     }
 }

@@ -49,6 +49,39 @@ struct ReferenceChecksTests {
         }
     }
 
+    @Test("Equally spaced pulses' closed geometric sum agrees with the term-by-term sum, also next to its poles",
+          arguments: [(DDFamily.cpmg, 2), (.cpmg, 7), (.cpmg, 64), (.xy8, 8), (.pdd, 5)])
+    func geometricSum(family: DDFamily, n: Int) throws {
+        let sequence = try DDSequence(family, pulses: n, total: .seconds(1))
+        let filter = FilterFunction(sequence)
+        let positions = sequence.pulses.map(\.position)
+        let step = positions.count > 1 ? positions[1] - positions[0] : 1
+        // r = −e^{iz·step} = 1 at z·step = π(2m + 1): approach those from both sides.
+        for m in 0..<4 {
+            let pole = Double.pi * Double(2 * m + 1) / step
+            for offset in [-0.5, -0.2, -1e-3, -1e-9, 0, 1e-9, 1e-3, 0.2, 0.5, 1.3] {
+                let z = pole + offset / step
+                let direct = FilterFunction.idealForm(z, positions: positions)
+                #expect(abs(filter.value(at: z) - direct) <= 1e-9 * max(1, direct), "\(family.rawValue)-\(n) at z = \(z)")
+            }
+        }
+    }
+
+    @Test("Where the tail is in closed form, χ at a loose tolerance lies within its error bound of a tight one",
+          arguments: [(DDFamily.cpmg, 1), (.cpmg, 8), (.cpmg, 33), (.udd, 5), (.xy4, 4)])
+    func closedTail(family: DDFamily, n: Int) throws {
+        let noise = NoisePSD.sum([.powerLaw(amplitude: 3e6, alpha: 1.3, low: 2 * .pi, high: 2 * .pi * 1e6),
+                                  .lorentzian(variance: 4e6, correlationTime: 1e-4)])
+        let sequence = try DDSequence(family, pulses: n, total: .seconds(1e-3))
+        let exact = try sequence.predict(noise: noise, tolerance: 1e-12)
+        for tolerance in [1e-4, 1e-6, 1e-8] {
+            let loose = try sequence.predict(noise: noise, tolerance: tolerance)
+            #expect(loose.errorBound <= tolerance)
+            #expect(abs(loose.chi - exact.chi) <= loose.errorBound + exact.errorBound,
+                    "\(family.rawValue)-\(n) at \(tolerance): \(loose.chi) vs \(exact.chi)")
+        }
+    }
+
     @Test("The Fourier route (finite-pulse machinery) agrees with the ideal closed sum for ideal pulses")
     func fourierRoute() throws {
         let sequence = try DDSequence(.udd, pulses: 5, total: .seconds(2))
