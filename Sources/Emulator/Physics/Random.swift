@@ -31,16 +31,19 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 }
 
 
-/// xoshiro256** (Blackman & Vigna, ACM TOMS 47 (2021)): a fast generator with 256 bits of state for the
-/// qubit testbed's shot loop, seeded through SplitMix64 as its authors recommend. Its `gaussian()` is a
-/// 256-layer ziggurat (Marsaglia & Tsang, J. Stat. Softw. 5 (8) (2000)) that costs one 64-bit draw
-/// almost every time.
-public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
-    private var s0, s1, s2, s3: UInt64
+/// wyrand (Wang Yi, the generator of wyhash; Go's runtime and Zig's standard library use it): a Weyl
+/// sequence mixed by one 64 × 64 → 128-bit multiplication, which its author reports passes BigCrush and
+/// PractRand. Its one word of state stays in a register in the qubit testbed's shot loop, two shots at a
+/// time, where every shot has its own stream (a 2⁶⁴-long cycle entered at a hashed point).
+/// Its `gaussian()` is a 256-layer ziggurat (Marsaglia & Tsang, J. Stat. Softw. 5 (8) (2000)) that
+/// costs one 64-bit draw almost every time.
+public struct WyRand: RandomNumberGenerator, Sendable {
+    private var state: UInt64
 
+    /// A generator whose state is seeded through SplitMix64 (`SeededGenerator`).
     public init(seed: UInt64) {
         var seeder = SeededGenerator(seed: seed)
-        s0 = seeder.next(); s1 = seeder.next(); s2 = seeder.next(); s3 = seeder.next()
+        state = seeder.next()
     }
 
     /// Stream `stream` of `seed`: a generator seeded through SplitMix64 from a hash of both, so that
@@ -53,17 +56,9 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
 
     @inline(__always)
     public mutating func next() -> UInt64 {
-        let result = Self.rotl(s1 &* 5, 7) &* 9
-        let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
-        s2 ^= t
-        s3 = Self.rotl(s3, 45)
-        return result
-    }
-
-    @inline(__always)
-    private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 {
-        (x << k) | (x >> (64 - k))
+        state &+= 0xA076_1D64_78BD_642F
+        let product = state.multipliedFullWidth(by: state ^ 0xE703_7ED1_A0B4_28DB)
+        return product.high ^ product.low
     }
 
     /// A uniform number in [0, 1).
@@ -73,35 +68,32 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
     }
 
     /// A standard normal number: ziggurat layer from the low 8 bits, sign from the next, a 52-bit
-    /// abscissa from the rest; the wedges and the tail (beyond r) are sampled exactly.
-    @inline(__always)
+    /// abscissa from the top; the wedges and the tail (beyond r) are sampled exactly.
     public mutating func gaussian() -> Double {
-        Ziggurat.shared.layers.withUnsafeBufferPointer { gaussian($0.baseAddress!) }
+        Ziggurat.shared.table.withUnsafeBufferPointer { gaussian($0.baseAddress!) }
     }
 
-    /// `gaussian()` with the ziggurat's layers at hand (`Ziggurat.shared.layers`), for hot loops:
-    /// branch-free but for the rare (about 1 in 100) draw outside the layer's inner rectangle.
+    /// `gaussian()` with the ziggurat's table at hand (`Ziggurat.shared.table`), for hot loops: the low
+    /// 9 bits pick a signed layer, so the sign costs nothing; branch-free but for the rare (about 1 in
+    /// 100) draw outside the layer's inner rectangle.
     @inline(__always)
-    mutating func gaussian(_ layers: UnsafePointer<Ziggurat.Layer>) -> Double {
+    mutating func gaussian(_ table: UnsafePointer<Double>) -> Double {
         let bits = next()
-        let layer = Int(truncatingIfNeeded: bits & 0xFF)
-        let magnitude = (bits >> 12) & 0x000F_FFFF_FFFF_FFFF
-        let entry = layers[layer]
-        // magnitude < 2⁵², so the signed conversion is exact and needs no unsigned fix-up.
-        let x = Double(Int64(bitPattern: magnitude)) * entry.scale
-        if _fastPath(magnitude < entry.accept) {
-            return Double(bitPattern: x.bitPattern ^ ((bits & 0x100) << 55))
-        }
+        let index = Int(truncatingIfNeeded: bits & 0x1FF)
+        // Below 2⁵², so the signed conversion is exact and needs no unsigned fix-up.
+        let magnitude = Double(Int64(bitPattern: bits >> 12))
+        let x = magnitude * table[index]
+        if _fastPath(magnitude < table[Ziggurat.signedLayers + index]) { return x }
         // The state goes in and out by value, so it never needs an address and stays in registers.
-        let (value, state) = Self.gaussianSlowPath(self, layer: layer, x: x, negative: bits & 0x100 != 0)
+        let (value, state) = Self.gaussianSlowPath(self, layer: index & 0xFF, x: x)
         self = state
         return value
     }
 
     @inline(never)
-    private static func gaussianSlowPath(_ generator: Self, layer: Int, x: Double, negative: Bool) -> (Double, Self) {
+    private static func gaussianSlowPath(_ generator: Self, layer: Int, x: Double) -> (Double, Self) {
         var generator = generator
-        let value = generator.gaussianSlowPath(layer: layer, x: x, negative: negative)
+        let value = generator.gaussianSlowPath(layer: layer, x: x.magnitude, negative: x.sign == .minus)
         return (value, generator)
     }
 
@@ -122,12 +114,28 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
             let f0 = table.density[layer], f1 = table.density[layer + 1]
             if f0 + unit() * (f1 - f0) < exp(-0.5 * x * x) { return negative ? -x : x }
             let bits = next()
-            layer = Int(bits & 0xFF)
+            layer = Int(truncatingIfNeeded: bits & 0xFF)
             negative = bits & 0x100 != 0
-            let magnitude = (bits >> 12) & 0x000F_FFFF_FFFF_FFFF
-            x = Double(magnitude) * table.scale[layer]
-            if magnitude < table.accept[layer] { return negative ? -x : x }
+            let magnitude = Double(Int64(bitPattern: bits >> 12))
+            x = magnitude * table.table[layer]
+            if magnitude < table.table[Ziggurat.signedLayers + layer] { return negative ? -x : x }
         }
+    }
+}
+
+/// Two generators side by side, one per lane of the shot loop's SIMD2 vectors: lane i draws exactly
+/// what its generator would alone, so a shot's numbers do not depend on which shot shares its vector.
+struct WyRandPair {
+    var lanes: (WyRand, WyRand)
+
+    @inline(__always)
+    mutating func unit() -> SIMD2<Double> {
+        SIMD2(lanes.0.unit(), lanes.1.unit())
+    }
+
+    @inline(__always)
+    mutating func gaussian(_ table: UnsafePointer<Double>) -> SIMD2<Double> {
+        SIMD2(lanes.0.gaussian(table), lanes.1.gaussian(table))
     }
 }
 
@@ -139,19 +147,14 @@ struct Ziggurat: Sendable {
     static let v = 0.00492867323399
     static let shared = Ziggurat()
 
-    /// What the fast path reads of layer i, side by side: x[i] / 2⁵² (turns a 52-bit integer into an
-    /// abscissa in layer i) and 2⁵²·x[i+1]/x[i] (below it a point lies inside the next layer's
-    /// rectangle, under the curve).
-    struct Layer: Sendable {
-        var scale: Double
-        var accept: UInt64
-    }
+    /// Entries above it in `table`: the signed layers.
+    static let signedLayers = 2 * layers
 
-    let layers: [Layer]
-    /// x[i] / 2⁵², to turn a 52-bit integer into an abscissa in layer i.
-    let scale: [Double]
-    /// 2⁵²·x[i+1]/x[i]: below it a point lies inside the next layer's rectangle, under the curve.
-    let accept: [UInt64]
+    /// What the fast path reads, by the 9 bits i = sign·256 + layer: entries 0..<512 are ±x[layer] / 2⁵²
+    /// (turn a 52-bit integer into a signed abscissa in the layer; negative for i ≥ 256), entries
+    /// 512 + i are ⌊2⁵²·x[layer+1]/x[layer]⌋ (an integer below it puts the point inside the next
+    /// layer's rectangle, under the curve).
+    let table: [Double]
     /// exp(−x[i]²/2), i = 0…256.
     let density: [Double]
 
@@ -165,9 +168,8 @@ struct Ziggurat: Sendable {
         }
         x[n] = 0
         let two52 = 0x1.0p52
-        scale = (0..<n).map { x[$0] / two52 }
-        accept = (0..<n).map { UInt64(two52 * x[$0 + 1] / x[$0]) }
+        let scale = (0..<n).map { x[$0] / two52 }, accept = (0..<n).map { (two52 * x[$0 + 1] / x[$0]).rounded(.down) }
+        table = scale + scale.map { -$0 } + accept + accept
         density = x.map { exp(-0.5 * $0 * $0) }
-        layers = zip(scale, accept).map { Layer(scale: $0, accept: $1) }
     }
 }

@@ -35,7 +35,7 @@ public final class QubitTestbed: QubitBench {
     }
 
     /// `threads` defaults to the active processor count. Records do not depend on it: shot n draws
-    /// its random numbers from stream n of the seed (`Xoshiro256StarStar(seed:stream:)`).
+    /// its random numbers from stream n of the seed (`WyRand(seed:stream:)`).
     public init(_ spec: TestbedSpec, queueCapacity: Int = 1_000_000, threads: Int? = nil) throws(QubitSpecError) {
         try spec.validate()
         var dynamics: [QubitDynamics] = []
@@ -97,7 +97,9 @@ public final class QubitTestbed: QubitBench {
                 records.reserveCapacity(range.count * readout.windows)
                 return records
             }
-            for shot in range { runner.run(shot: shot, records: &records) }
+            for shot in stride(from: range.lowerBound, to: range.upperBound, by: 2) {
+                runner.run(shots: shot, count: min(2, range.upperBound - shot), records: &records)
+            }
             return records
         }
         guard workers > 1 else {
@@ -186,30 +188,36 @@ struct RecordQueue: Sendable {
     }
 }
 
-/// The shot loop: allocation-free evolution of each measured qubit, then the records. Shot n draws
-/// everything from stream n of the seed, so a shot's records depend on nothing but the seed and n.
+/// The shot loop: allocation-free evolution of each measured qubit, two shots at a time in the lanes
+/// of SIMD2 vectors, then the records. Shot n draws everything from stream n of the seed and its lane
+/// computes exactly what it would alone, so a shot's records depend on nothing but the seed and n.
 struct ShotRunner {
+    typealias Lanes = SIMD2<Double>
     let program: ShotProgram
     let dynamics: [QubitDynamics]
     let seed: UInt64
     /// Per readout, its members' readout models.
     private let models: [[ReadoutModel]]
-    /// Per compiled qubit, its outcomes of the current shot.
+    /// Per compiled qubit, its outcomes of the current shots: measurement m of lane l at 2m + l.
     private var outcomes: [[Bool]]
     /// OU component values of the qubit being evolved.
-    private var noiseState: [Double]
+    private var noiseState: [Lanes]
 
     init(_ program: ShotProgram, dynamics: [QubitDynamics], spec: TestbedSpec) {
         self.program = program
         self.dynamics = dynamics
         seed = spec.seed
         models = program.readouts.map { $0.members.map { spec.qubits[program.qubits[$0].qubit].spec.readout } }
-        outcomes = program.qubits.map { [Bool](repeating: false, count: $0.measurements) }
-        noiseState = [Double](repeating: 0, count: dynamics.map(\.components.count).max() ?? 0)
+        outcomes = program.qubits.map { [Bool](repeating: false, count: 2 * $0.measurements) }
+        noiseState = [Lanes](repeating: .zero, count: dynamics.map(\.components.count).max() ?? 0)
     }
 
-    mutating func run(shot: Int, records: inout [[MeasurementRecord]]) {
-        var random = Xoshiro256StarStar(seed: seed, stream: UInt64(truncatingIfNeeded: shot))
+    /// Shots `first` and, when `count` is 2, `first + 1` (with one, the second lane repeats the first
+    /// shot and its records are dropped).
+    mutating func run(shots first: Int, count: Int, records: inout [[MeasurementRecord]]) {
+        let second = first + count - 1
+        var random = WyRandPair(lanes: (WyRand(seed: seed, stream: UInt64(truncatingIfNeeded: first)),
+                                        WyRand(seed: seed, stream: UInt64(truncatingIfNeeded: second))))
         for (index, qubit) in program.qubits.enumerated() {
             let dynamics = dynamics[qubit.qubit]
             noiseState.withUnsafeMutableBufferPointer { state in
@@ -218,63 +226,66 @@ struct ShotRunner {
                 }
             }
         }
-        for (r, readout) in program.readouts.enumerated() {
-            for window in 0..<readout.windows {
-                var projected: [Bool] = [], points: [IQPoint] = []
-                projected.reserveCapacity(readout.members.count)
-                points.reserveCapacity(readout.members.count)
-                for (m, member) in readout.members.enumerated() {
-                    let excited = outcomes[member][window]
-                    let model = models[r][m]
-                    let reportsExcited = excited ? random.unit() < model.excitedFidelity : random.unit() >= model.groundFidelity
-                    let centre = reportsExcited ? model.excited : model.ground
-                    projected.append(excited)
-                    points.append(IQPoint(i: centre.i + model.sigma * random.gaussian(), q: centre.q + model.sigma * random.gaussian()))
+        for lane in 0..<count {
+            var random = lane == 0 ? random.lanes.0 : random.lanes.1
+            for (r, readout) in program.readouts.enumerated() {
+                for window in 0..<readout.windows {
+                    var projected: [Bool] = [], points: [IQPoint] = []
+                    projected.reserveCapacity(readout.members.count)
+                    points.reserveCapacity(readout.members.count)
+                    for (m, member) in readout.members.enumerated() {
+                        let excited = outcomes[member][2 * window + lane]
+                        let model = models[r][m]
+                        let reportsExcited = excited ? random.unit() < model.excitedFidelity : random.unit() >= model.groundFidelity
+                        let centre = reportsExcited ? model.excited : model.ground
+                        projected.append(excited)
+                        points.append(IQPoint(i: centre.i + model.sigma * random.gaussian(), q: centre.q + model.sigma * random.gaussian()))
+                    }
+                    records[r].append(MeasurementRecord(shot: first + lane, window: window, projected: projected, points: points))
                 }
-                records[r].append(MeasurementRecord(shot: shot, window: window, projected: projected, points: points))
             }
         }
     }
 
-    /// One shot of one qubit from |0⟩, writing each measurement's outcome (true: |1⟩).
+    /// Two shots of one qubit from |0⟩, writing each measurement's outcomes (true: |1⟩).
     static func evolve(
-        _ qubit: ShotProgram.Qubit, dynamics: QubitDynamics, state: UnsafeMutablePointer<Double>,
-        outcomes: UnsafeMutablePointer<Bool>, random: inout Xoshiro256StarStar
+        _ qubit: ShotProgram.Qubit, dynamics: QubitDynamics, state: UnsafeMutablePointer<Lanes>,
+        outcomes: UnsafeMutablePointer<Bool>, random: inout WyRandPair
     ) {
-        Ziggurat.shared.layers.withUnsafeBufferPointer { layers in
-            // The generator lives in registers for the whole shot, not behind the inout reference.
+        Ziggurat.shared.table.withUnsafeBufferPointer { table in
+            // The generators live in registers for the whole shot, not behind the inout reference.
             var generator = random
             defer { random = generator }
-            evolve(qubit, dynamics: dynamics, state: state, outcomes: outcomes, random: &generator, layers: layers.baseAddress!)
+            evolve(qubit, dynamics: dynamics, state: state, outcomes: outcomes, random: &generator, table: table.baseAddress!)
         }
     }
 
     @inline(__always)
     private static func evolve(
-        _ qubit: ShotProgram.Qubit, dynamics: QubitDynamics, state: UnsafeMutablePointer<Double>,
-        outcomes: UnsafeMutablePointer<Bool>, random: inout Xoshiro256StarStar, layers: UnsafePointer<Ziggurat.Layer>
+        _ qubit: ShotProgram.Qubit, dynamics: QubitDynamics, state: UnsafeMutablePointer<Lanes>,
+        outcomes: UnsafeMutablePointer<Bool>, random: inout WyRandPair, table: UnsafePointer<Double>
     ) {
         let k = dynamics.components.count
         dynamics.stationarySigma.withUnsafeBufferPointer { sigma in
-            for j in 0..<k { state[j] = sigma[j] * random.gaussian(layers) }
+            for j in 0..<k { state[j] = sigma[j] * random.gaussian(table) }
         }
-        var x = 0.0, y = 0.0, z = 1.0, measured = 0
+        var x = Lanes.zero, y = Lanes.zero, z = Lanes.one, measured = 0
         qubit.operations.withUnsafeBufferPointer { operations in
         qubit.intervals.withUnsafeBufferPointer { intervals in
         qubit.noise.withUnsafeBufferPointer { noise in
         qubit.shapedSteps.withUnsafeBufferPointer { shaped in
             /// The phase accrued over interval `i` (noise and detuning), advancing the OU state.
-            @inline(__always) func phase(_ i: Int32) -> Double {
+            @inline(__always) func phase(_ i: Int32) -> Lanes {
                 let interval = intervals[Int(i)]
                 // (decay, noise scale, mean gain, noise gain) per component, then the rest's deviation.
                 var row = noise.baseAddress! + interval.noiseOffset
                 let rest = row + 4 * k
                 // Two partial sums, so the additions do not form one long dependency chain.
-                var drift = interval.detuningPhase, diffusion = rest.pointee * random.gaussian(layers)
+                var drift = Lanes(repeating: interval.detuningPhase), diffusion = rest.pointee * random.gaussian(table)
                 var value = state
                 while row < rest {
                     let x0 = value.pointee
-                    let w = row[1] * random.gaussian(layers)
+                    let w = row[1] * random.gaussian(table)
                     drift += row[2] * x0
                     diffusion += row[3] * w
                     value.pointee = row[0] * x0 + w
@@ -289,17 +300,18 @@ struct ShotRunner {
                 y *= interval.transverseDecay
                 z = 1 + (z - 1) * interval.zDecay
             }
-            /// Rotates the Bloch vector by |v| about v (Rodrigues).
-            @inline(__always) func rotate(_ vx: Double, _ vy: Double, _ vz: Double) {
+            /// Rotates the Bloch vector by |v| about v (Rodrigues); a lane with v = 0 stays as it is.
+            @inline(__always) func rotate(_ vx: Lanes, _ vy: Lanes, _ vz: Lanes) {
                 let angle = (vx * vx + vy * vy + vz * vz).squareRoot()
-                guard angle > 0 else { return }
-                let nx = vx / angle, ny = vy / angle, nz = vz / angle
+                let still = angle .== 0
+                let divisor = angle.replacing(with: 1, where: still)
+                let nx = vx / divisor, ny = vy / divisor, nz = vz / divisor
                 let (s, c) = sineCosine(angle)
                 let dot = (nx * x + ny * y + nz * z) * (1 - c)
                 let cx = ny * z - nz * y, cy = nz * x - nx * z, cz = nx * y - ny * x
-                x = x * c + cx * s + nx * dot
-                y = y * c + cy * s + ny * dot
-                z = z * c + cz * s + nz * dot
+                x = (x * c + cx * s + nx * dot).replacing(with: x, where: still)
+                y = (y * c + cy * s + ny * dot).replacing(with: y, where: still)
+                z = (z * c + cz * s + nz * dot).replacing(with: z, where: still)
             }
             for run in qubit.runs {
                 for _ in 0..<run.repeats {
@@ -311,17 +323,20 @@ struct ShotRunner {
                             (x, y) = (x * c - y * s, x * s + y * c)
                             relax(interval)
                         case let .rotation(interval, angle, cosine, sine):
-                            rotate(angle * cosine, angle * sine, phase(interval))
+                            rotate(Lanes(repeating: angle * cosine), Lanes(repeating: angle * sine), phase(interval))
                             relax(interval)
                         case let .shaped(interval, start, count):
                             let dz = phase(interval) / Double(count)
-                            for n in Int(start)..<Int(start + count) { rotate(shaped[2 * n], shaped[2 * n + 1], dz) }
+                            for n in Int(start)..<Int(start + count) {
+                                rotate(Lanes(repeating: shaped[2 * n]), Lanes(repeating: shaped[2 * n + 1]), dz)
+                            }
                             relax(interval)
                         case .measure:
-                            let excited = random.unit() < (1 - z) / 2
-                            outcomes[measured] = excited
+                            let excited = random.unit() .< (1 - z) / 2
+                            outcomes[2 * measured] = excited[0]
+                            outcomes[2 * measured + 1] = excited[1]
                             measured += 1
-                            x = 0; y = 0; z = excited ? -1 : 1
+                            x = .zero; y = .zero; z = Lanes.one.replacing(with: -1, where: excited)
                         }
                     }
                 }

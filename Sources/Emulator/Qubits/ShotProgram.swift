@@ -43,8 +43,9 @@ struct ShotProgram: Sendable {
         var intervals: [Interval] = []
         /// Per interval, from its `noiseOffset`: for each OU component side by side its decay, noise
         /// scale, mean gain and noise gain (`QubitDynamics.appendNoiseStep`, regrouped so the shot loop
-        /// reads one run of memory through one pointer), then the standard deviation of the rest.
-        var noise: [Double] = []
+        /// reads one run of memory through one pointer), then the standard deviation of the rest; each
+        /// number in both lanes, as the shot loop multiplies it into two shots at once.
+        var noise: [SIMD2<Double>] = []
         var shapedSteps: [Double] = []
         /// Measurements per shot.
         var measurements = 0
@@ -271,8 +272,10 @@ extension ShotProgram {
             var step: [Double] = []
             dynamics.appendNoiseStep(seconds: seconds, to: &step)
             let k = dynamics.components.count
-            for j in 0..<k { compiled.noise += [step[j], step[k + j], step[2 * k + j], step[3 * k + j]] }
-            compiled.noise.append(step[4 * k])
+            for j in 0..<k {
+                compiled.noise += [step[j], step[k + j], step[2 * k + j], step[3 * k + j]].map { SIMD2(repeating: $0) }
+            }
+            compiled.noise.append(SIMD2(repeating: step[4 * k]))
             let t1 = dynamics.spec.t1
             compiled.intervals.append(Interval(
                 noiseOffset: offset, zDecay: exp(-seconds / t1), transverseDecay: exp(-seconds / (2 * t1)),
