@@ -72,7 +72,7 @@ struct ExperimentTests {
     @Test("Zeno loops match Itano's P(n) within 4σ through both generators", arguments: ["q0", "q1"])
     func zeno(qubit: String) throws {
         let bench = try Runtime.QubitBench.emulated(qubit, on: try Self.station(Self.dephasingOnly))
-        let result = try ZenoExperiment(measurements: [1, 2, 4, 8], duration: .seconds(640e-9), shots: 400).run(on: bench)
+        let result = try ZenoExperiment(measurements: [1, 2, 4, 8], duration: .seconds(640e-9), shots: 300).run(on: bench)
         let measured = result.points(in: "measured"), predicted = result.points(in: "Itano")
         #expect(measured.count == 4 && predicted.count == 4)
         for (m, p) in zip(measured, predicted) {
@@ -84,13 +84,13 @@ struct ExperimentTests {
     @Test("Refresh cycles planned from a measured Ramsey decay keep the memory above threshold; without refresh it falls below")
     func refresh() throws {
         let bench = try Runtime.QubitBench.emulated("q0", on: try Self.station(Self.dephasingOnly))
-        let ramsey = try RamseyExperiment(sampling: .predicted(Self.transmonNoise), shots: 300).run(on: bench)
+        let ramsey = try RamseyExperiment(sampling: .predicted(Self.transmonNoise), shots: 200).run(on: bench)
         let t2star = try #require(ramsey.value("T2*"))
         let predicted = try #require(try DDSequence(.fid, pulses: 0, total: .seconds(1e-5)).coherenceTime(noise: Self.transmonNoise)).seconds
         #expect(abs(t2star.value - predicted) <= 4 * t2star.uncertainty, "T₂* = \(t2star.value) ± \(t2star.uncertainty), predicted \(predicted)")
         let model = try #require(CoherenceModel(ramsey: ramsey))
         let threshold = 0.8
-        let result = try RefreshExperiment(model: model, threshold: threshold, horizon: .seconds(4 * t2star.value), shots: 400).run(on: bench)
+        let result = try RefreshExperiment(model: model, threshold: threshold, horizon: .seconds(4 * t2star.value), shots: 300).run(on: bench)
         let refreshed = result.points(in: "refreshed"), bare = result.points(in: "no refresh")
         #expect(refreshed.count >= 4)
         for point in refreshed {
