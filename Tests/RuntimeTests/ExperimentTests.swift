@@ -101,6 +101,27 @@ struct ExperimentTests {
         #expect(last.y < threshold - 4 * last.sigma, "without refresh the fidelity \(last.y) ± \(last.sigma) must fall below \(threshold)")
     }
 
+    @Test("Refresh by a CPMG-4 block, planned with the T₂ gain Sequences predicts, keeps the memory above threshold for longer intervals")
+    func refreshByDecoupling() throws {
+        let bench = try Runtime.QubitBench.emulated("q0", on: try Self.station(Self.dephasingOnly))
+        let bare = try #require(try DDSequence(.fid, pulses: 0, total: .seconds(1e-5)).coherenceTime(noise: Self.transmonNoise)).seconds
+        let protected = try #require(try DDSequence(.cpmg, pulses: 4, total: .seconds(1e-4)).coherenceTime(noise: Self.transmonNoise)).seconds
+        let model = CoherenceModel(t2: .seconds(bare), stretch: 2, initialFidelity: 1)
+        let threshold = 0.8
+        let result = try RefreshExperiment(
+            model: model, threshold: threshold, horizon: .seconds(10 * bare),
+            refresh: .decouple(family: .cpmg, pulses: 4, t2Factor: protected / bare), shots: 200).run(on: bench)
+        let refreshed = result.points(in: "refreshed"), unprotected = result.points(in: "no refresh")
+        #expect(refreshed.count >= 3)
+        let intervals = zip(refreshed.dropFirst(), refreshed).map { $0.x - $1.x }
+        #expect(intervals.allSatisfy { $0 > 3 * refreshed[0].x }, "a DD block must stretch the refresh interval: \(intervals)")
+        for point in refreshed {
+            #expect(point.y >= threshold - 4 * point.sigma, "refreshed fidelity \(point.y) ± \(point.sigma) at \(point.x) s")
+        }
+        let last = try #require(unprotected.last)
+        #expect(last.y < threshold - 4 * last.sigma)
+    }
+
     @Test("Noise spectroscopy recovers the 1/f^0.9 spectrum within 4σ + 30 % at each probed frequency")
     func spectroscopy() throws {
         let bench = try Runtime.QubitBench.emulated("q0", on: try Self.station(Self.dephasingOnly))
