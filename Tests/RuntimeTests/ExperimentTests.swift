@@ -72,7 +72,7 @@ struct ExperimentTests {
     @Test("Zeno loops match Itano's P(n) within 4σ through both generators", arguments: ["q0", "q1"])
     func zeno(qubit: String) throws {
         let bench = try Runtime.QubitBench.emulated(qubit, on: try Self.station(Self.dephasingOnly))
-        let result = try ZenoExperiment(measurements: [1, 2, 4, 8], duration: .seconds(640e-9), shots: 400).run(on: bench)
+        let result = try ZenoExperiment(measurements: [1, 2, 4, 8], duration: .seconds(640e-9), shots: 300).run(on: bench)
         let measured = result.points(in: "measured"), predicted = result.points(in: "Itano")
         #expect(measured.count == 4 && predicted.count == 4)
         for (m, p) in zip(measured, predicted) {
@@ -84,13 +84,13 @@ struct ExperimentTests {
     @Test("Refresh cycles planned from a measured Ramsey decay keep the memory above threshold; without refresh it falls below")
     func refresh() throws {
         let bench = try Runtime.QubitBench.emulated("q0", on: try Self.station(Self.dephasingOnly))
-        let ramsey = try RamseyExperiment(sampling: .predicted(Self.transmonNoise), shots: 300).run(on: bench)
+        let ramsey = try RamseyExperiment(sampling: .predicted(Self.transmonNoise), shots: 200).run(on: bench)
         let t2star = try #require(ramsey.value("T2*"))
         let predicted = try #require(try DDSequence(.fid, pulses: 0, total: .seconds(1e-5)).coherenceTime(noise: Self.transmonNoise)).seconds
         #expect(abs(t2star.value - predicted) <= 4 * t2star.uncertainty, "T₂* = \(t2star.value) ± \(t2star.uncertainty), predicted \(predicted)")
         let model = try #require(CoherenceModel(ramsey: ramsey))
         let threshold = 0.8
-        let result = try RefreshExperiment(model: model, threshold: threshold, horizon: .seconds(4 * t2star.value), shots: 400).run(on: bench)
+        let result = try RefreshExperiment(model: model, threshold: threshold, horizon: .seconds(4 * t2star.value), shots: 300).run(on: bench)
         let refreshed = result.points(in: "refreshed"), bare = result.points(in: "no refresh")
         #expect(refreshed.count >= 4)
         for point in refreshed {
@@ -99,6 +99,27 @@ struct ExperimentTests {
         #expect(refreshed.map(\.y).reduce(0, +) / Double(refreshed.count) > threshold)
         let last = try #require(bare.last)
         #expect(last.y < threshold - 4 * last.sigma, "without refresh the fidelity \(last.y) ± \(last.sigma) must fall below \(threshold)")
+    }
+
+    @Test("Refresh by a CPMG-4 block, planned with the T₂ gain Sequences predicts, keeps the memory above threshold for longer intervals")
+    func refreshByDecoupling() throws {
+        let bench = try Runtime.QubitBench.emulated("q0", on: try Self.station(Self.dephasingOnly))
+        let bare = try #require(try DDSequence(.fid, pulses: 0, total: .seconds(1e-5)).coherenceTime(noise: Self.transmonNoise)).seconds
+        let protected = try #require(try DDSequence(.cpmg, pulses: 4, total: .seconds(1e-4)).coherenceTime(noise: Self.transmonNoise)).seconds
+        let model = CoherenceModel(t2: .seconds(bare), stretch: 2, initialFidelity: 1)
+        let threshold = 0.8
+        let result = try RefreshExperiment(
+            model: model, threshold: threshold, horizon: .seconds(10 * bare),
+            refresh: .decouple(family: .cpmg, pulses: 4, t2Factor: protected / bare), shots: 200).run(on: bench)
+        let refreshed = result.points(in: "refreshed"), unprotected = result.points(in: "no refresh")
+        #expect(refreshed.count >= 3)
+        let intervals = zip(refreshed.dropFirst(), refreshed).map { $0.x - $1.x }
+        #expect(intervals.allSatisfy { $0 > 3 * refreshed[0].x }, "a DD block must stretch the refresh interval: \(intervals)")
+        for point in refreshed {
+            #expect(point.y >= threshold - 4 * point.sigma, "refreshed fidelity \(point.y) ± \(point.sigma) at \(point.x) s")
+        }
+        let last = try #require(unprotected.last)
+        #expect(last.y < threshold - 4 * last.sigma)
     }
 
     @Test("Noise spectroscopy recovers the 1/f^0.9 spectrum within 4σ + 30 % at each probed frequency")

@@ -51,7 +51,7 @@ struct ResultOutputTests {
         #expect(points.contains { $0.attributes["data-series"] == "N<16>" })
         #expect(collector.elements.filter { $0.attributes["class"] == "error" }.count == Self.result.points.count)
         #expect(collector.elements.contains { $0.name == "polyline" && $0.attributes["class"] == "fit" })
-        #expect(collector.text.contains("q<0>&\"1\"") && collector.text.contains("1e-4"), "decade ticks on the log axis")
+        #expect(collector.text.contains("q<0>&\"1\"") && collector.text.contains("0.0001"), "a decade tick on the log axis")
     }
 
     @Test("JSON round-trips and the telemetry message carries the values and times")

@@ -166,6 +166,15 @@ public struct ExperimentProgress: Sendable, Hashable {
     public var steps: Int
     public var message: String
     public var latest: DataPoint?
+
+    public init(experiment: ExperimentKind, qubit: String, step: Int, steps: Int, message: String, latest: DataPoint?) {
+        self.experiment = experiment
+        self.qubit = qubit
+        self.step = step
+        self.steps = steps
+        self.message = message
+        self.latest = latest
+    }
 }
 
 /// How the caller steers a run: an abort check the runner calls before each acquisition (a non-nil reason

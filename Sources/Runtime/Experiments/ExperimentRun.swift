@@ -105,8 +105,9 @@ final class ExperimentRun {
         case let .times(times): return times.map { rounded($0.seconds, pulses: pulses) }
         case let .around(time): expected = time.seconds
         case let .predicted(noise):
-            let template = try sequence(family, pulses: pulses, total: .seconds(1e-6))
-            guard let t2 = try sequenceError({ () throws(SequenceError) in try template.coherenceTime(noise: noise) }) else {
+            // 1 µs per pulse: room for finite pulses; the search for T₂ starts there.
+            let template = try sequence(family, pulses: pulses, total: .seconds(Double(max(pulses, 1)) * 1e-6))
+            guard let t2 = try sequenceError({ () throws(SequenceError) in try template.coherenceTime(noise: noise, guess: template.total) }) else {
                 throw .sequence(experiment: kind, qubit: qubit, message: "\(label): Sequences predicts no decay below 100 s under this noise")
             }
             expected = t2.seconds

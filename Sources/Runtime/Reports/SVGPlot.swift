@@ -42,7 +42,7 @@ public struct SVGPlot: Sendable {
                 let decades = Array(Int(floor(low))...Int(ceil(high)))
                 var ticks: [(value: Double, label: String)] = []
                 for decade in decades where Double(decade) >= low && Double(decade) <= high {
-                    ticks.append((value: pow(10.0, Double(decade)), label: "1e\(decade)"))
+                    ticks.append((value: pow(10.0, Double(decade)), label: String(format: "%g", pow(10.0, Double(decade)))))
                 }
                 return ticks
             }
