@@ -6,12 +6,12 @@
 // Both ask for SCHED_FIFO at --priority with mlockall; where the kernel refuses it (no CAP_SYS_NICE), both
 // run SCHED_OTHER, and the report says so.
 //
-// Usage: loop-compare [--cyclictest PATH] [--rounds N] [--seconds S] [--rates 1000,10000] [--priority P]
+// Usage: loop-compare [--cyclictest PATH] [--rounds N] [--seconds S] [--rates 1000,10000] [--priority P] [--no-mlock]
 import CompareSupport
 import Foundation
 import Runtime
 
-var cyclictest = "cyclictest", rounds = 3, seconds = 5.0, rates = [1000.0, 10000.0], priority: Int32 = 80
+var cyclictest = "cyclictest", rounds = 3, seconds = 5.0, rates = [1000.0, 10000.0], priority: Int32 = 80, lockMemory = true
 var flags = CommandLineFlags(tool: "loop-compare")
 while let flag = flags.next() {
     switch flag {
@@ -19,6 +19,7 @@ while let flag = flags.next() {
     case "--rounds": rounds = flags.number(flag)
     case "--seconds": seconds = flags.number(flag)
     case "--priority": priority = flags.number(flag)
+    case "--no-mlock": lockMemory = false
     case "--rates":
         let text = flags.value(flag)
         let parsed = text.split(separator: ",").compactMap { Double($0) }
@@ -26,7 +27,7 @@ while let flag = flags.next() {
             flags.fail("bad value for --rates: \(text) (rates in Hz, 1 to 100000, separated by commas)")
         }
         rates = parsed
-    default: flags.fail("unknown argument \(flag); usage: loop-compare [--cyclictest PATH] [--rounds N] [--seconds S] [--rates 1000,10000] [--priority P]")
+    default: flags.fail("unknown argument \(flag); usage: loop-compare [--cyclictest PATH] [--rounds N] [--seconds S] [--rates 1000,10000] [--priority P] [--no-mlock]")
     }
 }
 guard rounds >= 1, seconds >= 1, (1...99).contains(priority) else { flags.fail("--rounds ≥ 1, --seconds ≥ 1, --priority 1…99") }
@@ -43,7 +44,8 @@ struct Latency { var p50: Double, p99: Double, max: Double }  // µs
     let loops = Int(seconds * rate)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: cyclictest.hasPrefix("/") ? cyclictest : "/usr/bin/env")
-    var arguments = ["-t1", "-m", "-q", "-i\(interval)", "-l\(loops)", "-h20000", fifo ? "-p\(priority)" : "-p0", "--policy=\(fifo ? "fifo" : "other")"]
+    var arguments = ["-t1", "-q", "-i\(interval)", "-l\(loops)", "-h20000", fifo ? "-p\(priority)" : "-p0", "--policy=\(fifo ? "fifo" : "other")"]
+    if lockMemory { arguments.insert("-m", at: 1) }
     if !cyclictest.hasPrefix("/") { arguments.insert(cyclictest, at: 0) }
     process.arguments = arguments
     let pipe = Pipe()
@@ -84,7 +86,7 @@ for rate in rates {
     var policyNote = ""
     for round in 1...rounds {
         let ours: LoopLatencyProbe.Result
-        do { ours = try LoopLatencyProbe.run(rate: rate, priority: priority, seconds: seconds, allocationCounter: threadMallocs) } catch {
+        do { ours = try LoopLatencyProbe.run(rate: rate, priority: priority, lockMemory: lockMemory, seconds: seconds, allocationCounter: threadMallocs) } catch {
             flags.fail("\(error)")
         }
         let fifo = ours.realtime.fifoPriority != nil
