@@ -23,7 +23,8 @@ extension QubitBench {
             compiler: SequenceCompiler(capabilities: generator.capabilities, sampleRate: .samplesPerSecond(entry.sampleRate), wiring: wiring),
             discriminator: Discriminator(ground: entry.ground, excited: entry.excited),
             piPulse: Pulse(angle: .pi, phase: .pi / 2, duration: .seconds(entry.piPulse)),
-            shotsPerTrigger: generator is Keysight33500B ? 50 : 1)
+            shotsPerTrigger: generator is Keysight33500B ? 50 : 1,
+            assignment: entry.fidelity.map { ReadoutAssignment(groundFidelity: $0.ground, excitedFidelity: $0.excited) })
     }
 }
 

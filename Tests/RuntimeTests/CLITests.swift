@@ -29,7 +29,7 @@ struct CLITests {
     /// A copy of the demo station in a temporary folder, with `old` replaced by `new` and the profile path made absolute.
     static func station(_ replacements: [(String, String)]) throws -> URL {
         var text = try String(contentsOf: StationTests.demo, encoding: .utf8)
-            .replacingOccurrences(of: "../transmon-testbed.yaml", with: NodeTests.profile.path)
+            .replacingOccurrences(of: "../transmon-demo.yaml", with: NodeTests.profile.deletingLastPathComponent().appendingPathComponent("transmon-demo.yaml").path)
             .replacingOccurrences(of: "tcp://127.0.0.1:5556", with: "tcp://127.0.0.1:*")
             .replacingOccurrences(of: "tcp://127.0.0.1:5557", with: "tcp://127.0.0.1:*")
             .replacingOccurrences(of: "tcp://127.0.0.1:5558", with: "tcp://127.0.0.1:*")
@@ -74,7 +74,7 @@ struct CLITests {
     @Test("run executes a plan: cool-down check, an experiment, results as JSON and SVG, and a summary")
     func runPlan() throws {
         let file = try Self.station([
-            ("  - cpmgSweep: {qubit: q0, pulses: [1, 2, 4, 8, 16], shots: 400, from: 5us, to: 2ms}\n", ""),
+            ("  - cpmgSweep: {qubit: q0, pulses: [1, 2, 4, 8, 16], shots: 400, from: 10us, to: 3ms}\n", ""),
             ("  - refresh: {qubit: q0, threshold: 0.85, horizon: 60us, shots: 400, from: 2us, to: 400us}\n", ""),
             ("measurements: [1, 2, 4, 8], duration: 400ns, shots: 1000", "measurements: [1, 2], duration: 400ns, shots: 300"),
         ])

@@ -81,6 +81,23 @@ struct ExperimentTests {
         #expect(measured[0].y > 0.9 && measured[3].y < 0.4, "the Zeno effect must show: \(measured.map(\.y))")
     }
 
+    @Test("With the readout's assignment errors on, a bench that knows its fidelities still matches Itano; one that does not, does not")
+    func assignmentCorrection() throws {
+        // Relaxation off, the preset's readout (F₀ = 0.985, F₁ = 0.955) on.
+        let station = try Self.station { $0.t1 = 1e3 }
+        var bench = try Runtime.QubitBench.emulated("q0", on: station)
+        let readout = QubitSpec.transmon.readout
+        let plan = ZenoExperiment(measurements: [1, 2], duration: .seconds(640e-9), shots: 1000)
+        let raw = try plan.run(on: bench).points(in: "measured")
+        #expect(abs(raw[0].y - readout.excitedFidelity) <= 4 * raw[0].sigma, "uncorrected P(1) after a π pulse reads F₁: \(raw[0].y)")
+        bench.assignment = .init(groundFidelity: readout.groundFidelity, excitedFidelity: readout.excitedFidelity)
+        let result = try plan.run(on: bench)
+        for (m, p) in zip(result.points(in: "measured"), result.points(in: "Itano")) {
+            #expect(abs(m.y - p.y) <= 4 * m.sigma, "n = \(m.x): corrected \(m.y) ± \(m.sigma), Itano \(p.y)")
+        }
+        #expect(abs(raw[0].y - 1) > 4 * raw[0].sigma, "without the correction the n = 1 point must miss Itano's 1")
+    }
+
     @Test("Refresh cycles planned from a measured Ramsey decay keep the memory above threshold; without refresh it falls below")
     func refresh() throws {
         let bench = try Runtime.QubitBench.emulated("q0", on: try Self.station(Self.dephasingOnly))

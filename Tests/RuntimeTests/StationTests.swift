@@ -16,7 +16,7 @@ struct StationTests {
         let station = try Station(contentsOf: Self.demo)
         #expect(station.node == "demo-node")
         #expect(station.emulator?.serving == .loopback)
-        #expect(station.emulator?.profile.lastPathComponent == "transmon-testbed.yaml")
+        #expect(station.emulator?.profile.lastPathComponent == "transmon-demo.yaml")
         #expect(station.telemetry.security == .plaintext)
         #expect(station.loop.rate == 1000 && station.loop.priority == 80)
         #expect(station.instruments.map(\.id) == ["ls372", "maxigauge", "f71", "awg", "scope"])
@@ -27,6 +27,7 @@ struct StationTests {
         let q0 = try #require(station.qubits.first)
         #expect(q0.generator == "awg" && q0.readout == "scope" && q0.rabiPerVolt == 50e6 && abs(q0.piPulse - 20e-9) < 1e-18)
         #expect(abs(q0.ground.i - 1e-3) < 1e-12 && abs(q0.excited.q - 0.9e-3) < 1e-12)
+        #expect(q0.fidelity?.ground == 0.985 && q0.fidelity?.excited == 0.955)
         let warm = try #require(station.interlocks.first { $0.name == "mxc-warm" })
         #expect(warm.condition == .above(channel: "mxc", threshold: 0.1) && warm.severity == .critical)
         #expect(station.interlocks.first { $0.name == "ovc-pressure" }?.condition == .above(channel: "ovc", threshold: 0.1))
@@ -68,9 +69,11 @@ struct StationTests {
         ("generator: awg, i: 1", "generator: scope, i: 1", "qubits[0].drive.generator", "not a pulse generator"),
         ("rabiPerVolt: 50MHz", "rabiPerVolt: 50", "qubits[0].drive.rabiPerVolt", ""),
         ("ground: [1.0mV, 0.2mV]", "ground: [1.0mV]", "qubits[0].readout.ground", "[i, q]"),
+        ("fidelity: [0.985, 0.955]", "fidelity: [0.5, 0.4]", "qubits[0].readout.fidelity", "sum to more than 1"),
+        ("fidelity: [0.985, 0.955]", "fidelity: [0.985, 1.2]", "qubits[0].readout.fidelity[1]", "0 to 1"),
         ("cpmgSweep: {qubit: q0,", "cpmgSweep: {qubit: q7,", "run[1].cpmgSweep.qubit", "no qubit \"q7\""),
-        ("emulator: {profile: ../transmon-testbed.yaml, serve: loopback}", "", "instruments", "needs an emulator"),
-        ("emulator: {profile: ../transmon-testbed.yaml", "emulator: {profile: ../missing.yaml", "emulator.profile", "no profile"),
+        ("emulator: {profile: ../transmon-demo.yaml, serve: loopback}", "", "instruments", "needs an emulator"),
+        ("emulator: {profile: ../transmon-demo.yaml", "emulator: {profile: ../missing.yaml", "emulator.profile", "no profile"),
     ])
     func malformed(old: String, new: String, keyPath: String, fragment: String) throws {
         let text = try Self.mutated(old, new)

@@ -22,12 +22,36 @@ public struct QubitBench: Sendable {
     public var maximumRecords: Int
     /// How long a fetch waits for its triggers.
     public var fetchTimeout: Duration
+    /// The readout's assignment fidelities, when calibrated: excited fractions are then corrected for them.
+    public var assignment: ReadoutAssignment?
+
+    /// P(read 0 | prepared 0) and P(read 1 | prepared 1), as a readout calibration measures them.
+    public struct ReadoutAssignment: Sendable, Hashable {
+        public var groundFidelity: Double
+        public var excitedFidelity: Double
+
+        public init(groundFidelity: Double, excitedFidelity: Double) {
+            self.groundFidelity = groundFidelity
+            self.excitedFidelity = excitedFidelity
+        }
+
+        /// The excited population behind a measured fraction `p`: (p − (1 − F₀)) / (F₀ + F₁ − 1), and σ scaled alike.
+        func corrected(_ fraction: ExcitedFraction) -> ExcitedFraction {
+            let contrast = groundFidelity + excitedFidelity - 1
+            return ExcitedFraction(
+                value: (fraction.value - (1 - groundFidelity)) / contrast, standardError: fraction.standardError / contrast,
+                shots: fraction.shots)
+        }
+    }
 
     public init(
         name: String, generator: any PulseGenerator, readout: any Readout, compiler: SequenceCompiler,
         discriminator: Discriminator, piPulse: Pulse, shotsPerTrigger: Int = 1,
-        maximumRecords: Int = KeysightInfiniiVision.maximumSegments, fetchTimeout: Duration = .seconds(60)
+        maximumRecords: Int = KeysightInfiniiVision.maximumSegments, fetchTimeout: Duration = .seconds(60),
+        assignment: ReadoutAssignment? = nil
     ) {
+        precondition(assignment.map { $0.groundFidelity + $0.excitedFidelity > 1 } ?? true, "assignment fidelities must sum to more than 1")
+        self.assignment = assignment
         self.name = name
         self.generator = generator
         self.readout = readout
@@ -50,7 +74,8 @@ public struct QubitBench: Sendable {
 
     /// Loads `program`, plays at least `shots` shots (rounded up to whole triggers) through the generator's
     /// bus trigger, reads them discriminated through the readout in acquisitions of at most ``maximumRecords``
-    /// records, and returns the excited fraction of each of the `windows` measurement windows per shot.
+    /// records, and returns the excited fraction of each of the `windows` measurement windows per shot, corrected
+    /// for the readout's ``assignment`` fidelities when they are known.
     public func acquire(_ program: PulseProgram, shots: Int, windows: Int = 1) throws(InstrumentError) -> [ExcitedFraction] {
         precondition(shots >= 1 && windows >= 1, "acquire needs shots ≥ 1 and windows ≥ 1")
         let perAcquisition = maximumRecords / (windows * shotsPerTrigger)
@@ -86,7 +111,8 @@ public struct QubitBench: Sendable {
         let n = Double(played)
         return ones.map { k in
             let smoothed = (Double(k) + 0.5) / (n + 1)
-            return ExcitedFraction(value: Double(k) / n, standardError: (smoothed * (1 - smoothed) / n).squareRoot(), shots: played)
+            let measured = ExcitedFraction(value: Double(k) / n, standardError: (smoothed * (1 - smoothed) / n).squareRoot(), shots: played)
+            return assignment?.corrected(measured) ?? measured
         }
     }
 

@@ -108,6 +108,8 @@ public struct Station: Sendable {
         public var excited: IQPoint
         /// The generator marker that triggers the readout.
         public var marker: (channel: Int, number: Int)
+        /// The readout's calibrated assignment fidelities [F₀, F₁], when given: results are corrected for them.
+        public var fidelity: (ground: Double, excited: Double)?
     }
 
     public enum Severity: String, Sendable, CaseIterable { case info, warning, error, critical }
@@ -461,7 +463,7 @@ extension Station {
     static func qubit(_ item: YAMLValue, instruments: [String: InstrumentEntry]) throws(ProfileError) -> QubitEntry {
         let m = try item.mapping(allowed: ["name"] + qubitKeys)
         let drive = try m.required("drive").mapping(allowed: ["generator", "i", "q", "sampleRate", "rabiPerVolt", "piPulse"])
-        let readout = try m.required("readout").mapping(allowed: ["instrument", "tone", "ground", "excited", "marker"])
+        let readout = try m.required("readout").mapping(allowed: ["instrument", "tone", "ground", "excited", "marker", "fidelity"])
         let generator = try drive.required("generator").string()
         guard instruments[generator]?.kind.isPulseGenerator == true else {
             throw try drive.required("generator").error("\"\(generator)\" is not a pulse generator of this station")
@@ -474,6 +476,13 @@ extension Station {
         let rabi = try rabiValue.quantity(FrequencyDimension.self).siValue
         guard rabi > 0 else { throw rabiValue.error("expected a positive Rabi frequency per volt, e.g. 50MHz") }
         let marker = try readout.optional("marker")?.mapping(allowed: ["channel", "number"])
+        let fidelity = try readout.optional("fidelity").map { (value) throws(ProfileError) -> (ground: Double, excited: Double) in
+            let pair = try value.list()
+            guard pair.count == 2 else { throw value.error("expected [F0, F1], the ground and excited assignment fidelities") }
+            let f = (ground: try pair[0].fraction(), excited: try pair[1].fraction())
+            guard f.ground + f.excited > 1 else { throw value.error("assignment fidelities must sum to more than 1, got \(f.ground) + \(f.excited)") }
+            return f
+        }
         return QubitEntry(
             name: try m.required("name").string(), generator: generator,
             iChannel: try drive.optional("i")?.integer(in: 1...8) ?? 1, qChannel: try drive.optional("q")?.integer(in: 1...8) ?? 2,
@@ -481,7 +490,8 @@ extension Station {
             rabiPerVolt: rabi, piPulse: try drive.required("piPulse").quantity(TimeDimension.self).siValue,
             readout: scope, tone: try readout.required("tone").quantity(FrequencyDimension.self).siValue,
             ground: try Self.point(try readout.required("ground")), excited: try Self.point(try readout.required("excited")),
-            marker: (try marker?.optional("channel")?.integer(in: 1...8) ?? 1, try marker?.optional("number")?.integer(in: 1...4) ?? 1))
+            marker: (try marker?.optional("channel")?.integer(in: 1...8) ?? 1, try marker?.optional("number")?.integer(in: 1...4) ?? 1),
+            fidelity: fidelity)
     }
 
     /// An IQ centre `[i, q]`, each a voltage.
