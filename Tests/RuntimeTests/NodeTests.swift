@@ -206,4 +206,50 @@ struct NodeTests {
         #expect(status.latencyP50 <= status.latencyP99 && status.latencyP99 <= status.latencyMax)
         #expect(status.cycles > 200)
     }
+
+    @Test("A quench during an experiment aborts it cleanly: run aborted with its partial data, generator stopped, outputs off")
+    func quenchAbortsExperiment() throws {
+        let yaml = """
+            node: abort-node
+            emulator: {profile: \(Self.profile.path)}
+            telemetry: {endpoint: "tcp://127.0.0.1:*", snapshot: "tcp://127.0.0.1:*", security: plaintext}
+            loop: {rate: 200Hz, lockMemory: false}
+            instruments:
+              - {id: ls372, model: lakeshore372, resource: "LOOPBACK::ls372"}
+              - {id: awg, model: awg5200, resource: "LOOPBACK::awg"}
+              - {id: scope, model: infiniivision, resource: "LOOPBACK::scope"}
+            channels:
+              - {name: mxc, instrument: ls372, input: "6", every: 50ms}
+            qubits:
+              - name: q0
+                drive: {generator: awg, sampleRate: 100MS/s, rabiPerVolt: 50MHz, piPulse: 20ns}
+                readout: {instrument: scope, tone: 25MHz, ground: [1.0mV, 0.2mV], excited: [-0.6mV, 0.9mV]}
+            interlocks:
+              - {name: mxc-warm, channel: mxc, above: 100mK}
+            safeState:
+              - {instrument: awg, outputs: off}
+            admission: {channel: mxc, below: 30mK}
+            """
+        let station = try Station(yaml: yaml, file: URL(fileURLWithPath: "/tmp/abort-node.yaml"))
+        let node = try Node(station: station, lines: { _ throws(InstrumentError) in MemoryLine("unused", active: false) })
+        defer { node.shutdown() }
+        let host = try ExperimentHost(node: node)
+        let progressed = Atomic<Int>(0)
+        host.onProgress.withLock { $0 = { _ in progressed.add(1, ordering: .relaxed) } }
+        #expect(Self.eventually(5) { node.isAdmitted })
+        let run = try host.start(
+            experiment: "cpmgSweep", qubit: "q0", parameters: ["pulses": "1,2,4,8", "shots": "400", "from": "5us", "to": "1ms"], owner: "test")
+        #expect(Self.eventually(60) { progressed.load(ordering: .relaxed) >= 2 }, "the sweep did not get going: \(String(describing: host.run(run)))")
+        let emulator = try #require(node.instruments.emulator)
+        emulator.model.quench(stage: .mixingChamber, energy: 5e-3, seconds: 0.5)
+        emulator.advance(by: 2)
+        #expect(Self.eventually(60) { host.run(run)?.status != "running" })
+        let record = try #require(host.run(run))
+        #expect(record.status == "aborted" && record.summary.contains("mxc-warm"), "\(record)")
+        guard case let .generator(awg)? = node.instruments.driver("awg") else { return }
+        #expect(try awg.runState() == .stopped && !awg.isOutputEnabled(1) && !awg.isOutputEnabled(2))
+        #expect(throws: CommandFailure.self) {
+            try host.start(experiment: "t1", qubit: "q0", parameters: [:], owner: "test")
+        }
+    }
 }
