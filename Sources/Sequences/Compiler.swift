@@ -361,21 +361,24 @@ public struct SequenceCompiler: Sendable {
             steps: [.init(segment: "prefix", waitForTrigger: true), .init(segment: "block", repeats: repeats), .init(segment: "suffix")])
     }
 
-    /// Chunks of the minimum legal length; runs of empty chunks become an idle segment repeated.
+    /// Chunks of the minimum legal length; runs of empty chunks become an idle segment repeated. The readout
+    /// marker and its measurement window go into one closing segment that starts at least
+    /// `markerLeadIn` samples before the marker, so the window is one window and a generator that places its
+    /// sequence marker a few samples into a segment (the 33500B: 4…length−3) can play it.
     private func chunkedProgram(timeline: Timeline, channels: [PulseProgram.OutputChannel]) throws(SequenceError) -> PulseProgram {
         let chunk = legal(capabilities.minimumSegmentLength)
         let start = timeline.first - 1
         let count = (timeline.end + 1 - start + chunk - 1) / chunk
+        let tail = max((timeline.markerStart - start - Self.markerLeadIn) / chunk, 0)
         var busy = [Bool](repeating: false, count: count)
         for pulse in timeline.pulses {
             for c in ((pulse.start - start) / chunk)...((pulse.start + pulse.width - 1 - start) / chunk) { busy[c] = true }
         }
-        for c in ((timeline.markerStart - start) / chunk)...((timeline.end - 1 - start) / chunk) { busy[c] = true }
         var segments: [PulseProgram.Segment] = []
         var steps: [PulseProgram.Step] = []
         var index = 0
         var haveIdle = false
-        while index < count {
+        while index < tail {
             if busy[index] {
                 let name = "chunk\(index)"
                 segments.append(try segment(name, timeline, from: start + index * chunk, length: chunk))
@@ -383,7 +386,7 @@ public struct SequenceCompiler: Sendable {
                 index += 1
             } else {
                 var run = 0
-                while index + run < count, !busy[index + run] { run += 1 }
+                while index + run < tail, !busy[index + run] { run += 1 }
                 if !haveIdle {
                     segments.append(PulseProgram.Segment(name: "idle", length: chunk))
                     haveIdle = true
@@ -397,12 +400,17 @@ public struct SequenceCompiler: Sendable {
                 index += run
             }
         }
+        segments.append(try segment("readout", timeline, from: start + tail * chunk, length: legal((count - tail) * chunk)))
+        steps.append(.init(segment: "readout"))
         steps[0].waitForTrigger = true
         guard steps.count <= capabilities.maximumSteps else {
             throw SequenceError("the sequence needs \(steps.count) steps of \(chunk) samples; the generator holds \(capabilities.maximumSteps)")
         }
         return PulseProgram(sampleRate: sampleRate, channels: channels, segments: segments, steps: steps)
     }
+
+    /// Samples between the start of the closing segment and its readout marker, at least.
+    static let markerLeadIn = 4
 
     /// The samples per channel of the one segment a generator without a sequencer plays.
     private func singleSegmentLength(_ timeline: Timeline) throws(SequenceError) -> Int {

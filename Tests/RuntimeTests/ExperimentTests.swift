@@ -57,6 +57,16 @@ struct ExperimentTests {
         #expect(try bench.generator.runState() == .stopped)
     }
 
+    @Test("A UDD sweep plays on the 33522B (a chunked program whose readout segment keeps its marker 4 samples in) and matches Sequences")
+    func uddOnFunctionGenerator() throws {
+        let bench = try Runtime.QubitBench.emulated("q1", on: try Self.station(Self.dephasingOnly))
+        let result = try CPMGSweep(family: .udd, pulseCounts: [4], sampling: .predicted(Self.transmonNoise), shots: 200).run(on: bench)
+        let t2 = try #require(result.value("T2 N=4"))
+        let predicted = try #require(try DDSequence(.udd, pulses: 4, total: .seconds(1e-4)).coherenceTime(noise: Self.transmonNoise)).seconds
+        #expect(abs(t2.value - predicted) <= 4 * t2.uncertainty, "UDD-4: fitted T₂ = \(t2.value) ± \(t2.uncertainty) s, predicted \(predicted) s")
+        #expect(try bench.generator.errorQueue().isEmpty)
+    }
+
     @Test("T₁ from a coarse first pass matches the profile's T₁ within 4σ, readout errors included", arguments: ["q1"])
     func t1(qubit: String) throws {
         let station = try Self.station()

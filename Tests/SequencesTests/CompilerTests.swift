@@ -83,6 +83,11 @@ struct CompilerTests {
             #expect(abs(centre - origin - pulse.position * 200_000) <= 0.5)
         }
         #expect(program.steps.contains { $0.segment == "idle" && $0.repeats > 1 })
+        // One readout marker and one measurement window, in the closing segment, at least 4 samples in.
+        let marked = program.segments.filter { !$0.markers.isEmpty || !$0.measurements.isEmpty }
+        #expect(marked.count == 1 && marked[0].markers.count == 1 && marked[0].measurements.count == 1)
+        #expect(marked.first?.markers.first.map { $0.start >= 4 && $0.start + $0.length <= marked[0].length } == true)
+        #expect(program.steps.last?.segment == marked.first?.name)
     }
 
     @Test("A generator without a sequencer gets every sample, phases on I and Q, and a marker")
