@@ -24,6 +24,8 @@ extension QubitBench {
             discriminator: Discriminator(ground: entry.ground, excited: entry.excited),
             piPulse: Pulse(angle: .pi, phase: .pi / 2, duration: .seconds(entry.piPulse)),
             shotsPerTrigger: generator is Keysight33500B ? 50 : 1,
+            // A trip stops the generator mid-acquisition; the readout then waits this long before the run aborts.
+            fetchTimeout: .seconds(10),
             assignment: entry.fidelity.map { ReadoutAssignment(groundFidelity: $0.ground, excitedFidelity: $0.excited) })
     }
 }

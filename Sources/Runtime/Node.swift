@@ -224,8 +224,7 @@ final class IOTask: Sendable {
     private let channels: [(index: Int, entry: Station.ChannelEntry)]
     private let instruments: StationInstruments
     private let latest: LatestValues
-    private let stopRequested = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let worker = Mutex<WorkerThread?>(nil)
 
     init(instrument: Int, channels: [(Int, Station.ChannelEntry)], instruments: StationInstruments, latest: LatestValues) {
         self.instrument = instrument
@@ -235,19 +234,14 @@ final class IOTask: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "qrrm-io-\(instrument)"
-        thread.start()
+        worker.withLock { $0 = WorkerThread(name: "qrrm-io-\(instrument)") { [self] in run($0) } }
     }
 
-    func stop() {
-        guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        finished.wait()
-    }
+    func stop() { worker.withLock { $0 }?.stop() }
 
-    private func run() {
+    private func run(_ thread: WorkerThread) {
         var due = [Int64](repeating: Realtime.monotonicNanoseconds, count: channels.count)
-        while !stopRequested.load(ordering: .acquiring) {
+        while !thread.isStopping {
             let now = Realtime.monotonicNanoseconds
             for (k, channel) in channels.enumerated() where due[k] <= now {
                 let value: Double
@@ -265,6 +259,5 @@ final class IOTask: Sendable {
             // Short naps, so a stop is seen within 50 ms.
             try? Realtime.sleep(untilMonotonicNanoseconds: min(next, Realtime.monotonicNanoseconds + 50_000_000))
         }
-        finished.signal()
     }
 }

@@ -258,8 +258,7 @@ final class PlanService: Service, Sendable {
 /// A subscriber of the node's own telemetry, on a thread of its own, for the services below: `onMessage`
 /// for each message, `onTick` every 200 ms and once more after the last message at shutdown.
 final class BusClientService: Service, Sendable {
-    private let stopRequested = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let worker: WorkerThread
     private let onStop: @Sendable () -> Void
 
     init(
@@ -269,9 +268,9 @@ final class BusClientService: Service, Sendable {
     ) throws {
         let box = SubscriberBox(try TelemetrySubscriber(connectingTo: [endpoint], security: client))
         self.onStop = onStop
-        let thread = Thread { [self] in
+        worker = WorkerThread(name: "qrrm-\(name)") { thread in
             let subscriber = box.take()
-            while !stopRequested.load(ordering: .acquiring) {
+            while !thread.isStopping {
                 let tickAt = ContinuousClock.now + .milliseconds(200)
                 do {
                     while ContinuousClock.now < tickAt, let message = try subscriber.receive(wait: .timeout(max(.zero, tickAt - .now))) {
@@ -285,17 +284,14 @@ final class BusClientService: Service, Sendable {
             // What already arrived, then a last tick (the recorder commits it).
             while let message = try? subscriber.receive(wait: .timeout(.milliseconds(100))) { onMessage(message, subscriber) }
             do { try onTick(subscriber) } catch { logger.error("\(name): \(error)") }
-            finished.signal()
         }
-        thread.name = "qrrm-\(name)"
-        thread.start()
     }
 
     func run() async throws {
         try? await gracefulShutdown()
         // The node service stops publishing first; give the last messages a moment to arrive.
         try? await Task.sleep(for: .milliseconds(300))
-        if !stopRequested.exchange(true, ordering: .acquiringAndReleasing) { finished.wait() }
+        worker.stop()
         onStop()
     }
 

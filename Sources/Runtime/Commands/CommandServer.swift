@@ -33,8 +33,7 @@ public final class CommandServer: Sendable {
     private let experiments: (any NodeExperimentHost)?
     private let context: ZMQContext
     private let authenticator: ZAPAuthenticator?
-    private let stopRequested = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let worker = Mutex<WorkerThread?>(nil)
     private let logger: Logger
     private static let domain = "quantumrealm.commands"
 
@@ -71,23 +70,21 @@ public final class CommandServer: Sendable {
             }
         }
         let box = SocketBox(socket)
-        let thread = Thread { [self] in serve(box.take()) }
-        thread.name = "qrrm-commands"
-        thread.start()
+        worker.withLock { $0 = WorkerThread(name: "qrrm-commands") { [self] in serve(box.take(), $0) } }
     }
 
     /// Stops serving and closes the endpoint.
     public func stop() {
-        guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        finished.wait()
+        guard let worker = worker.withLock({ w -> WorkerThread? in defer { w = nil }; return w }) else { return }
+        worker.stop()
         authenticator?.stop()
         context.shutdown()
     }
 
-    private func serve(_ socket: ZMQSocket) {
+    private func serve(_ socket: ZMQSocket, _ thread: WorkerThread) {
         var poller = ZMQPoller()
         _ = poller.add(socket)
-        while !stopRequested.load(ordering: .acquiring) {
+        while !thread.isStopping {
             leases.expire()
             do {
                 guard try poller.poll(timeout: .milliseconds(100)) > 0 else { continue }
@@ -103,8 +100,6 @@ public final class CommandServer: Sendable {
                 logger.error("command endpoint: \(error)")
             }
         }
-        _ = consume socket
-        finished.signal()
     }
 
     /// One request: its routing envelope, its last frame, and the client's CURVE key (ZAP User-Id).

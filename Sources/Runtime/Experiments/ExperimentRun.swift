@@ -54,12 +54,15 @@ final class ExperimentRun {
         throw .aborted(reason: why, partial: result(.aborted, summary: "\(qubit) \(kind.rawValue): aborted after \(points.count) points: \(why)"))
     }
 
-    /// Checks for an abort, then acquires; an instrument failure also leaves the generator stopped.
+    /// Checks for an abort, then acquires; an instrument failure also leaves the generator stopped. A failure
+    /// while an abort is pending (a trip stopped the generator mid-acquisition, so the readout timed out) is
+    /// that abort.
     func measure(_ program: PulseProgram, shots: Int, windows: Int = 1) throws(ExperimentError) -> [QubitBench.ExcitedFraction] {
         try checkAbort()
         do {
             return try bench.acquire(program, shots: shots, windows: windows)
         } catch {
+            try checkAbort()
             try? bench.stopOutputs()
             throw .instrument(experiment: kind, qubit: qubit, error)
         }

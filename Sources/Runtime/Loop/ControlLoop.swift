@@ -99,8 +99,7 @@ package final class ControlLoop: @unchecked Sendable {
     /// Allocations on the loop thread after its first second, and the cycles they span (set when it stops).
     package let steadyAllocations = Atomic<UInt64>(0)
     package let steadyCycles = Atomic<UInt64>(0)
-    private let stopRequested = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let worker = Mutex<WorkerThread?>(nil)
     private let started = DispatchSemaphore(value: 0)
     private let realtime = Mutex(RealtimeStatus(fifoPriority: nil, memoryLocked: false, cpu: nil, refusals: []))
 
@@ -141,18 +140,12 @@ package final class ControlLoop: @unchecked Sendable {
 
     /// Starts the loop thread and waits until it has set itself up.
     package func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "qrrm-loop"
-        thread.stackSize = 1 << 20
-        thread.start()
+        worker.withLock { $0 = WorkerThread(name: "qrrm-loop", stackSize: 1 << 20) { [self] in run($0) } }
         started.wait()
     }
 
     /// Stops the loop thread and waits for it.
-    package func stop() {
-        guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        finished.wait()
-    }
+    package func stop() { worker.withLock { $0 }?.stop() }
 
     private func setUpRealtime() {
         var status = RealtimeStatus(fifoPriority: nil, memoryLocked: false, cpu: nil, refusals: [])
@@ -175,7 +168,7 @@ package final class ControlLoop: @unchecked Sendable {
         realtime.withLock { $0 = status }
     }
 
-    private func run() {
+    private func run(_ thread: WorkerThread) {
         setUpRealtime()
         let start = Realtime.monotonicNanoseconds
         lastInput = start
@@ -184,7 +177,7 @@ package final class ControlLoop: @unchecked Sendable {
         let reportEvery = UInt64(max(setting.rate, 1))
         var deadline = start + periodNs
         var allocationsAtWarm = 0
-        while !stopRequested.load(ordering: .acquiring) {
+        while !thread.isStopping {
             if cycle == reportEvery, let counter = allocationCounter { allocationsAtWarm = counter() }
             try? Realtime.sleep(untilMonotonicNanoseconds: deadline)
             let woke = Realtime.monotonicNanoseconds
@@ -208,7 +201,6 @@ package final class ControlLoop: @unchecked Sendable {
         }
         reportTiming()
         if setting.lockMemory, realtimeStatus.memoryLocked { try? Realtime.unlockMemory() }
-        finished.signal()
     }
 
     /// Hands the filled histogram to the supervisor when a spare one is back.

@@ -15,8 +15,7 @@ final class Supervisor: Sendable {
     private let producer: Mutex<TelemetryProducer?>
     private let commandLock = Mutex(())
     private let state = Mutex(State())
-    private let stopRequested = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let worker = Mutex<WorkerThread?>(nil)
 
     private struct State {
         var trips: [TripRecord] = []
@@ -36,24 +35,18 @@ final class Supervisor: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "qrrm-supervisor"
-        thread.start()
-    }
-
-    func stop() {
-        guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        finished.wait()
-    }
-
-    private func run() {
-        while !stopRequested.load(ordering: .acquiring) {
-            drain()
-            Thread.sleep(forTimeInterval: 0.0005)
+        worker.withLock {
+            $0 = WorkerThread(name: "qrrm-supervisor") { [self] thread in
+                while !thread.isStopping {
+                    drain()
+                    Thread.sleep(forTimeInterval: 0.0005)
+                }
+                drain()
+            }
         }
-        drain()
-        finished.signal()
     }
+
+    func stop() { worker.withLock { $0 }?.stop() }
 
     private func drain() {
         while let event = loop.events.pop() {
