@@ -201,10 +201,13 @@ final class PlanService: Service, Sendable {
             }
         }
         let status = node.status
-        summary.append(String(
-            format: "control loop: %llu cycles, wake-up latency p50 %.1f µs, p99 %.1f µs, max %.1f µs, %llu deadline misses; %d interlock trips",
-            status.cycles, Double(status.latencyP50) / 1000, Double(status.latencyP99) / 1000, Double(status.latencyMax) / 1000,
-            status.deadlineMisses, status.trips.count))
+        // The loop hands its latency histogram over once a second; a shorter plan has none yet.
+        summary.append(status.latencyMax == 0
+            ? "control loop: \(status.cycles) cycles, \(status.trips.count) interlock trips"
+            : String(
+                format: "control loop: %llu cycles, wake-up latency p50 %.1f µs, p99 %.1f µs, max %.1f µs, %llu deadline misses; %d interlock trips",
+                status.cycles, Double(status.latencyP50) / 1000, Double(status.latencyP99) / 1000, Double(status.latencyMax) / 1000,
+                status.deadlineMisses, status.trips.count))
         let text = summary.map { "- \($0)" }.joined(separator: "\n") + "\n"
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try? text.write(to: folder.appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
