@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SwiftProtobuf
 import ZeroMQ
 
@@ -24,9 +29,10 @@ public struct TelemetryMessage: Sendable {
     public let header: WireFrameHeader
     public let payload: WirePayload
     public let continuity: Continuity
-    /// The header and payload frames as received, for recording and replay.
-    public let headerFrame: [UInt8]
-    public let payloadFrame: [UInt8]
+    /// The header and payload frames as received, for recording and replay; nil when the
+    /// subscriber was made with `keepingFrames: false`.
+    public let headerFrame: [UInt8]?
+    public let payloadFrame: [UInt8]?
 }
 
 /// A publisher and one of its topics: the unit of loss counting.
@@ -125,18 +131,42 @@ public final class TelemetrySubscriber {
     public static let maximumFrameSize: Int64 = 2 << 20
     /// The security every connection of this subscriber uses, snapshot requests included.
     public let security: TelemetryClientSecurity
-    public private(set) var statistics = SubscriberStatistics()
     private let context: ZMQContext
     private let socket: ZMQSocket
+    private let keepingFrames: Bool
+    /// The three frames of the message being decoded, received into in place (`zmq_msg_recv`)
+    /// and reused, so a message costs no byte arrays.
+    private var topicFrame = ZMQMessage()
+    private var headerFrame = ZMQMessage()
+    private var payloadFrame = ZMQMessage()
+    private var streams: [StreamKey: StreamSlot] = [:]
+    private var publishers: [String: PublisherSlot] = [:]
+    private var garbage: [GarbageReason: UInt64] = [:]
+    /// The stream of the last message: the next one is usually on it, and then neither its
+    /// topic is parsed nor a dictionary consulted.
+    private var lastStream: RecentStream?
+
+    /// What the subscriber has seen so far.
+    public var statistics: SubscriberStatistics {
+        var statistics = SubscriberStatistics()
+        statistics.garbage = garbage
+        statistics.streams.reserveCapacity(streams.count)
+        for (key, slot) in streams { statistics.streams[key] = slot.statistics }
+        for (id, slot) in publishers { if let tracking = slot.tracking { statistics.publishers[id] = tracking } }
+        return statistics
+    }
 
     /// Connects to `endpoints`, receiving topics that start with any of `prefixes`
     /// (`ZMQ_SUBSCRIBE`; "" is everything). `receiveHighWaterMark` (`ZMQ_RCVHWM`) bounds the
-    /// queue of a slow reader; beyond it messages are lost and show up as gaps.
+    /// queue of a slow reader; beyond it messages are lost and show up as gaps. With
+    /// `keepingFrames` every message carries copies of its header and payload frames, as a
+    /// recorder needs; a reader of decoded values turns it off and saves two arrays a message.
     public init(
         connectingTo endpoints: [String], prefixes: [String] = [""], security: TelemetryClientSecurity,
-        receiveHighWaterMark: Int32 = 100_000, context: ZMQContext? = nil
+        receiveHighWaterMark: Int32 = 100_000, context: ZMQContext? = nil, keepingFrames: Bool = true
     ) throws(TelemetryError) {
         self.security = security
+        self.keepingFrames = keepingFrames
         let context = try existingOrNew(context, for: "the subscriber")
         self.context = context
         socket = try zmq("opening the telemetry SUB socket") { () throws(ZMQError) in try context.socket(.sub) }
@@ -160,16 +190,39 @@ public final class TelemetrySubscriber {
         let deadline: ContinuousClock.Instant? = if case .timeout(let limit) = wait { .now + limit } else { nil }
         var current = wait
         while true {
-            let received = try zmq("receiving telemetry") { () throws(ZMQError) -> [[UInt8]]? in
-                try socket.receiveMultipart(wait: current)
+            guard let frameCount = try zmq("receiving telemetry", { () throws(ZMQError) in try receiveFrames(wait: current) }) else {
+                return nil
             }
-            guard let frames = received else { return nil }
-            switch decode(frames) {
+            let decoded = topicFrame.withUnsafeBytes { topic in
+                headerFrame.withUnsafeBytes { header in
+                    payloadFrame.withUnsafeBytes { payload in
+                        decode(topic: topic, header: header, payload: payload, frameCount: frameCount)
+                    }
+                }
+            }
+            switch decoded {
             case .message(let message): return message
-            case .garbage(let reason): statistics.garbage[reason] = saturatingSum(statistics.garbage[reason] ?? 0, 1)
+            case .garbage(let reason): garbage[reason] = saturatingSum(garbage[reason] ?? 0, 1)
             }
             if let deadline { current = .timeout(max(.zero, deadline - .now)) }
         }
+    }
+
+    /// Receives one whole message into the reused frames (`zmq_msg_recv`); returns its frame
+    /// count, or nil when `wait` ran out first. Frames past the third all land in `payloadFrame`.
+    private func receiveFrames(wait: Wait) throws(ZMQError) -> Int? {
+        guard try socket.receive(into: &topicFrame, wait: wait) else { return nil }
+        // libzmq delivers a message's frames together, so the rest are there already.
+        guard topicFrame.hasMore else { return 1 }
+        _ = try socket.receive(into: &headerFrame, wait: .forever)
+        guard headerFrame.hasMore else { return 2 }
+        _ = try socket.receive(into: &payloadFrame, wait: .forever)
+        var count = 3
+        while payloadFrame.hasMore {
+            _ = try socket.receive(into: &payloadFrame, wait: .forever)
+            count += 1
+        }
+        return count
     }
 
     /// A decoded message, or why the frames are garbage.
@@ -178,15 +231,65 @@ public final class TelemetrySubscriber {
         case garbage(GarbageReason)
     }
 
-    /// Decodes one bus message and updates the loss counts.
+    /// Decodes one bus message held in byte arrays (as a test or a replay has it).
     func decode(_ frames: [[UInt8]]) -> Decoded {
         guard frames.count == 3 else { return .garbage(.wrongFrameCount) }
-        guard let topic = String(validating: frames[0], as: UTF8.self) else { return .garbage(.topicNotUTF8) }
-        guard (try? TelemetryTopic(topic)) != nil else { return .garbage(.invalidTopic) }
-        guard let header = try? WireFrameHeader(serializedBytes: frames[1]),
-              header.sequence > 0, !header.publisherID.isEmpty else { return .garbage(.undecodableHeader) }
+        return frames[0].withUnsafeBytes { topic in
+            frames[1].withUnsafeBytes { header in
+                frames[2].withUnsafeBytes { payload in decode(topic: topic, header: header, payload: payload, frameCount: 3) }
+            }
+        }
+    }
+
+    /// Decodes one bus message and updates the loss counts. The header and a Sample or
+    /// SampleBatch payload are read by ``WireReader``; whatever it refuses goes to SwiftProtobuf,
+    /// which decides between unusual-but-valid and garbage.
+    func decode(topic topicBytes: UnsafeRawBufferPointer, header headerBytes: UnsafeRawBufferPointer,
+                payload payloadBytes: UnsafeRawBufferPointer, frameCount: Int) -> Decoded {
+        guard frameCount == 3 else { return .garbage(.wrongFrameCount) }
+        let recent = lastStream
+        let sameTopic = recent.map { equal($0.topicBytes, topicBytes) } ?? false
+        let topic: String
+        if let recent, sameTopic {
+            topic = recent.stream.key.topic
+        } else {
+            guard let text = String(validating: topicBytes, as: UTF8.self) else { return .garbage(.topicNotUTF8) }
+            guard (try? TelemetryTopic(text)) != nil else { return .garbage(.invalidTopic) }
+            topic = text
+        }
+
+        var header = WireFrameHeader()
+        let samePublisher: Bool
+        if let fields = try? WireReader.header(headerBytes) {
+            samePublisher = recent.map { equal($0.publisherBytes, fields.publisherID) } ?? false
+            header.schemaVersion = fields.schemaVersion
+            if let recent, samePublisher {
+                header.publisherID = recent.stream.key.publisherID
+            } else {
+                header.publisherID = String(decoding: fields.publisherID, as: UTF8.self)
+            }
+            header.publisherInstance = fields.publisherInstance
+            header.sequence = fields.sequence
+            header.monotonicNs = fields.monotonicNs
+            header.wallNs = fields.wallNs
+            header.error = fields.error
+        } else if let decoded = try? WireFrameHeader(serializedBytes: Array(headerBytes)) {
+            header = decoded
+            samePublisher = recent?.stream.key.publisherID == decoded.publisherID
+        } else {
+            return .garbage(.undecodableHeader)
+        }
+        guard header.sequence > 0, !header.publisherID.isEmpty else { return .garbage(.undecodableHeader) }
         guard header.schemaVersion == telemetrySchemaVersion else { return .garbage(.unsupportedSchemaVersion) }
-        guard let payload = try? WirePayload(serializedBytes: frames[2]) else { return .garbage(.undecodablePayload) }
+
+        var payload = WirePayload()
+        if let body = try? WireReader.payload(payloadBytes) {
+            payload.body = body
+        } else if let decoded = try? WirePayload(serializedBytes: Array(payloadBytes)) {
+            payload = decoded
+        } else {
+            return .garbage(.undecodablePayload)
+        }
         let samples: UInt64
         switch payload.body {
         case nil:
@@ -207,12 +310,32 @@ public final class TelemetrySubscriber {
         default:
             samples = 0
         }
-        let key = StreamKey(publisherID: header.publisherID, topic: topic)
-        if statistics.streams[key] == nil && statistics.streams.count >= Self.trackingLimit { return .garbage(.tooManyStreams) }
-        let continuity = track(key, header: header, payload: payload, samples: samples)
+
+        let stream: StreamSlot, publisher: PublisherSlot
+        if let recent, sameTopic && samePublisher {
+            (stream, publisher) = (recent.stream, recent.publisher)
+        } else {
+            let key = StreamKey(publisherID: header.publisherID, topic: topic)
+            if let existing = streams[key] {
+                stream = existing
+            } else {
+                guard streams.count < Self.trackingLimit else { return .garbage(.tooManyStreams) }
+                stream = StreamSlot(key: key)
+                streams[key] = stream
+            }
+            if let existing = publishers[key.publisherID] {
+                publisher = existing
+            } else {
+                publisher = PublisherSlot()
+                publishers[key.publisherID] = publisher
+            }
+            lastStream = RecentStream(
+                topicBytes: Array(topicBytes), publisherBytes: Array(key.publisherID.utf8), stream: stream, publisher: publisher)
+        }
+        let continuity = track(stream, publisher, header: header, payload: payload, samples: samples)
         return .message(TelemetryMessage(
             topic: topic, header: header, payload: payload, continuity: continuity,
-            headerFrame: frames[1], payloadFrame: frames[2]))
+            headerFrame: keepingFrames ? Array(headerBytes) : nil, payloadFrame: keepingFrames ? Array(payloadBytes) : nil))
     }
 
     /// The largest forward jump of a sequence counted as a gap; a larger one is a regression
@@ -220,10 +343,10 @@ public final class TelemetrySubscriber {
     static let maximumGap: UInt64 = 1 << 32
 
     /// Sequence bookkeeping for one well-formed message.
-    private func track(_ key: StreamKey, header: WireFrameHeader, payload: WirePayload, samples: UInt64) -> Continuity {
+    private func track(_ slot: StreamSlot, _ publisherSlot: PublisherSlot, header: WireFrameHeader, payload: WirePayload,
+                       samples: UInt64) -> Continuity {
         let now = ContinuousClock.now
-        let id = key.publisherID
-        if var publisher = statistics.publishers[id] {
+        if var publisher = publisherSlot.tracking {
             if publisher.instance != header.publisherInstance {
                 publisher.restarts = saturatingSum(publisher.restarts, 1)
                 publisher.instance = header.publisherInstance
@@ -233,13 +356,15 @@ public final class TelemetrySubscriber {
                 publisher.resumptions = saturatingSum(publisher.resumptions, 1)
             }
             publisher.lastHeard = now
-            statistics.publishers[id] = publisher
+            if case .heartbeat(let heartbeat) = payload.body { publisher.lastHeartbeat = heartbeat }
+            publisherSlot.tracking = publisher
         } else {
-            statistics.publishers[id] = PublisherTracking(instance: header.publisherInstance, lastHeard: now)
+            var publisher = PublisherTracking(instance: header.publisherInstance, lastHeard: now)
+            if case .heartbeat(let heartbeat) = payload.body { publisher.lastHeartbeat = heartbeat }
+            publisherSlot.tracking = publisher
         }
-        if case .heartbeat(let heartbeat) = payload.body { statistics.publishers[id]?.lastHeartbeat = heartbeat }
 
-        var stream = statistics.streams[key] ?? StreamStatistics()
+        var stream = slot.statistics
         let continuity: Continuity
         let sequence = header.sequence
         if stream.messages == 0 {
@@ -263,7 +388,7 @@ public final class TelemetrySubscriber {
         }
         stream.messages = saturatingSum(stream.messages, 1)
         stream.samples = saturatingSum(stream.samples, samples)
-        statistics.streams[key] = stream
+        slot.statistics = stream
         return continuity
     }
 
@@ -273,6 +398,43 @@ public final class TelemetrySubscriber {
     /// throws ``TelemetryError/snapshotTimedOut(endpoint:after:)``.
     public func fetchSnapshot(from endpoint: String, prefix: String = "", timeout: Duration = .seconds(3)) throws(TelemetryError) -> WireSnapshot {
         try TelemetrySnapshotClient.fetch(from: endpoint, prefix: prefix, security: security, timeout: timeout, context: context)
+    }
+}
+
+/// One publisher–topic stream's counts, updated in place.
+private final class StreamSlot {
+    let key: StreamKey
+    var statistics = StreamStatistics()
+    init(key: StreamKey) { self.key = key }
+}
+
+/// One publisher's tracking, updated in place; nil until its first message is tracked.
+private final class PublisherSlot {
+    var tracking: PublisherTracking?
+}
+
+/// The last message's stream, with its topic and publisher id as they arrive on the wire
+/// (a class: the hot path takes it with one retain).
+private final class RecentStream {
+    let topicBytes: [UInt8]
+    let publisherBytes: [UInt8]
+    let stream: StreamSlot
+    let publisher: PublisherSlot
+
+    init(topicBytes: [UInt8], publisherBytes: [UInt8], stream: StreamSlot, publisher: PublisherSlot) {
+        self.topicBytes = topicBytes
+        self.publisherBytes = publisherBytes
+        self.stream = stream
+        self.publisher = publisher
+    }
+}
+
+/// Whether `bytes` holds exactly `frame`'s bytes (`memcmp`).
+@inline(__always)
+private func equal(_ bytes: [UInt8], _ frame: UnsafeRawBufferPointer) -> Bool {
+    guard bytes.count == frame.count else { return false }
+    return bytes.withUnsafeBytes { mine in
+        mine.count == 0 || memcmp(mine.baseAddress!, frame.baseAddress!, mine.count) == 0
     }
 }
 
