@@ -134,11 +134,10 @@ public final class TelemetrySubscriber {
     private let context: ZMQContext
     private let socket: ZMQSocket
     private let keepingFrames: Bool
-    /// The three frames of the message being decoded, received into in place (`zmq_msg_recv`)
-    /// and reused, so a message costs no byte arrays.
-    private var topicFrame = ZMQMessage()
-    private var headerFrame = ZMQMessage()
-    private var payloadFrame = ZMQMessage()
+    /// The three frames (topic, header, payload) of the message being decoded, received into in
+    /// place (`zmq_msg_recv`) and reused, so a message costs no byte arrays. Behind a pointer, so
+    /// touching them costs no dynamic exclusivity check (only this object's thread does).
+    private let frames: UnsafeMutablePointer<ZMQMessage>
     private var streams: [StreamKey: StreamSlot] = [:]
     private var publishers: [String: PublisherSlot] = [:]
     private var garbage: [GarbageReason: UInt64] = [:]
@@ -167,6 +166,8 @@ public final class TelemetrySubscriber {
     ) throws(TelemetryError) {
         self.security = security
         self.keepingFrames = keepingFrames
+        frames = .allocate(capacity: 3)
+        for i in 0..<3 { (frames + i).initialize(to: ZMQMessage()) }
         let context = try existingOrNew(context, for: "the subscriber")
         self.context = context
         socket = try zmq("opening the telemetry SUB socket") { () throws(ZMQError) in try context.socket(.sub) }
@@ -184,6 +185,11 @@ public final class TelemetrySubscriber {
         }
     }
 
+    deinit {
+        frames.deinitialize(count: 3)
+        frames.deallocate()
+    }
+
     /// The next well-formed message, or nil when none arrived within `wait`. Malformed
     /// messages are counted in ``SubscriberStatistics/garbage`` and skipped.
     public func receive(wait: Wait = .forever) throws(TelemetryError) -> TelemetryMessage? {
@@ -193,9 +199,9 @@ public final class TelemetrySubscriber {
             guard let frameCount = try zmq("receiving telemetry", { () throws(ZMQError) in try receiveFrames(wait: current) }) else {
                 return nil
             }
-            let decoded = topicFrame.withUnsafeBytes { topic in
-                headerFrame.withUnsafeBytes { header in
-                    payloadFrame.withUnsafeBytes { payload in
+            let decoded = frames[0].withUnsafeBytes { topic in
+                frames[1].withUnsafeBytes { header in
+                    frames[2].withUnsafeBytes { payload in
                         decode(topic: topic, header: header, payload: payload, frameCount: frameCount)
                     }
                 }
@@ -209,17 +215,17 @@ public final class TelemetrySubscriber {
     }
 
     /// Receives one whole message into the reused frames (`zmq_msg_recv`); returns its frame
-    /// count, or nil when `wait` ran out first. Frames past the third all land in `payloadFrame`.
+    /// count, or nil when `wait` ran out first. Frames past the third all land in the third.
     private func receiveFrames(wait: Wait) throws(ZMQError) -> Int? {
-        guard try socket.receive(into: &topicFrame, wait: wait) else { return nil }
+        guard try socket.receive(into: &frames[0], wait: wait) else { return nil }
         // libzmq delivers a message's frames together, so the rest are there already.
-        guard topicFrame.hasMore else { return 1 }
-        _ = try socket.receive(into: &headerFrame, wait: .forever)
-        guard headerFrame.hasMore else { return 2 }
-        _ = try socket.receive(into: &payloadFrame, wait: .forever)
+        guard frames[0].hasMore else { return 1 }
+        _ = try socket.receive(into: &frames[1], wait: .forever)
+        guard frames[1].hasMore else { return 2 }
+        _ = try socket.receive(into: &frames[2], wait: .forever)
         var count = 3
-        while payloadFrame.hasMore {
-            _ = try socket.receive(into: &payloadFrame, wait: .forever)
+        while frames[2].hasMore {
+            _ = try socket.receive(into: &frames[2], wait: .forever)
             count += 1
         }
         return count
@@ -346,22 +352,19 @@ public final class TelemetrySubscriber {
     private func track(_ slot: StreamSlot, _ publisherSlot: PublisherSlot, header: WireFrameHeader, payload: WirePayload,
                        samples: UInt64) -> Continuity {
         let now = ContinuousClock.now
-        if var publisher = publisherSlot.tracking {
-            if publisher.instance != header.publisherInstance {
-                publisher.restarts = saturatingSum(publisher.restarts, 1)
-                publisher.instance = header.publisherInstance
-            } else if let interval = publisher.lastHeartbeat?.intervalS, interval > 0,
-                      now - publisher.lastHeard > .seconds(3 * interval) {
-                // decode() admits only intervals within 0..<86400 s, so this Duration is valid.
-                publisher.resumptions = saturatingSum(publisher.resumptions, 1)
-            }
-            publisher.lastHeard = now
-            if case .heartbeat(let heartbeat) = payload.body { publisher.lastHeartbeat = heartbeat }
-            publisherSlot.tracking = publisher
-        } else {
-            var publisher = PublisherTracking(instance: header.publisherInstance, lastHeard: now)
-            if case .heartbeat(let heartbeat) = payload.body { publisher.lastHeartbeat = heartbeat }
-            publisherSlot.tracking = publisher
+        if publisherSlot.tracking == nil {
+            publisherSlot.tracking = PublisherTracking(instance: header.publisherInstance, lastHeard: now)
+        } else if publisherSlot.tracking!.instance != header.publisherInstance {
+            publisherSlot.tracking!.restarts = saturatingSum(publisherSlot.tracking!.restarts, 1)
+            publisherSlot.tracking!.instance = header.publisherInstance
+        } else if let silence = publisherSlot.silence, now - publisherSlot.tracking!.lastHeard > silence {
+            publisherSlot.tracking!.resumptions = saturatingSum(publisherSlot.tracking!.resumptions, 1)
+        }
+        publisherSlot.tracking!.lastHeard = now
+        if case .heartbeat(let heartbeat) = payload.body {
+            publisherSlot.tracking!.lastHeartbeat = heartbeat
+            // decode() admits only intervals within 0..<86400 s, so this Duration is valid.
+            publisherSlot.silence = heartbeat.intervalS > 0 ? .seconds(3 * heartbeat.intervalS) : nil
         }
 
         var stream = slot.statistics
@@ -411,6 +414,8 @@ private final class StreamSlot {
 /// One publisher's tracking, updated in place; nil until its first message is tracked.
 private final class PublisherSlot {
     var tracking: PublisherTracking?
+    /// Three heartbeat intervals of its last heartbeat: a longer silence is a resumption.
+    var silence: Duration?
 }
 
 /// The last message's stream, with its topic and publisher id as they arrive on the wire
