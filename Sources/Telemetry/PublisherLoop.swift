@@ -66,6 +66,10 @@ final class PublisherLoop {
     private var poller = ZMQPoller()
     /// Consecutive passes that found every ring empty.
     private var idlePasses = 0
+    /// While busy, the snapshot socket is polled (`zmq_poll`, a system call) only when
+    /// CLOCK_MONOTONIC has passed this, at most every ``busySnapshotPollNs``.
+    private var nextSnapshotPoll: Int64 = 0
+    static let busySnapshotPollNs: Int64 = 200_000
 
     init(configuration: TelemetryPublisherConfiguration, instance: UInt64, shared: PublisherShared,
          publisher: ZMQSocket, snapshot: ZMQSocket) {
@@ -106,13 +110,17 @@ final class PublisherLoop {
                 try flushBatches(now: now, all: stopping)
                 if stopping { break }
                 if now >= nextHeartbeat { try sendHeartbeat(now: now) }
-                // Busy: only look for snapshot requests. Idle: back off, first yielding the
-                // core (sched_yield), then sleeping 50 µs (nanosleep), then waiting up to 1 ms
+                // Busy: look for snapshot requests every 200 µs. Idle: back off, first yielding
+                // the core (sched_yield), then sleeping 50 µs (nanosleep), then waiting up to 1 ms
                 // for a snapshot request (zmq_poll), so a steady stream is drained promptly and
                 // a quiet node costs almost no CPU.
                 idlePasses = drained == 0 ? idlePasses &+ 1 : 0
                 switch idlePasses {
-                case 0: try serveSnapshots(wait: .zero)
+                case 0:
+                    if now >= nextSnapshotPoll {
+                        nextSnapshotPoll = now &+ Self.busySnapshotPollNs
+                        try serveSnapshots(wait: .zero)
+                    }
                 case 1...200: sched_yield()
                 case 201...220: try serveSnapshots(wait: .zero); usleep(50)
                 default: try serveSnapshots(wait: .milliseconds(1))
