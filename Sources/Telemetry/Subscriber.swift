@@ -98,11 +98,33 @@ public enum GarbageReason: String, Sendable, CaseIterable, CustomStringConvertib
     public var description: String { rawValue }
 }
 
+/// What the SUB socket's monitor (`zmq_socket_monitor`) saw of one endpoint's connection.
+public struct ConnectionTracking: Sendable, Equatable {
+    /// Completed handshakes (`ZMQ_EVENT_HANDSHAKE_SUCCEEDED`), the first connection included.
+    public var connects: UInt64 = 0
+    /// Lost connections (`ZMQ_EVENT_DISCONNECTED`): the node stopped, crashed or the network broke.
+    public var disconnects: UInt64 = 0
+    /// Handshakes completed after a disconnect: libzmq reconnected.
+    public var reconnects: UInt64 = 0
+    /// Whether the connection is up now.
+    public var isConnected = false
+
+    public init(connects: UInt64 = 0, disconnects: UInt64 = 0, reconnects: UInt64 = 0, isConnected: Bool = false) {
+        self.connects = connects
+        self.disconnects = disconnects
+        self.reconnects = reconnects
+        self.isConnected = isConnected
+    }
+}
+
 /// What a subscriber has seen so far.
 public struct SubscriberStatistics: Sendable {
     public var streams: [StreamKey: StreamStatistics] = [:]
     public var publishers: [String: PublisherTracking] = [:]
     public var garbage: [GarbageReason: UInt64] = [:]
+    /// Per endpoint (as the monitor names it, e.g. `tcp://127.0.0.1:5600`): connects,
+    /// disconnects and reconnects, seen by the socket itself rather than by a silence.
+    public var connections: [String: ConnectionTracking] = [:]
 
     /// Messages lost across all streams (saturating at `UInt64.max`).
     public var totalMissed: UInt64 { streams.values.reduce(0) { saturatingSum($0, $1.missed) } }
@@ -141,14 +163,22 @@ public final class TelemetrySubscriber {
     private var streams: [StreamKey: StreamSlot] = [:]
     private var publishers: [String: PublisherSlot] = [:]
     private var garbage: [GarbageReason: UInt64] = [:]
+    private var connections: [String: ConnectionTracking] = [:]
+    /// Reports the SUB socket's handshakes and disconnects; read when statistics are asked for,
+    /// when a receive times out, and every ``monitorInterval`` messages.
+    private let monitor: ZMQSocketMonitor
+    private var messagesSinceMonitor = 0
+    static let monitorInterval = 1024
     /// The stream of the last message: the next one is usually on it, and then neither its
     /// topic is parsed nor a dictionary consulted.
     private var lastStream: RecentStream?
 
-    /// What the subscriber has seen so far.
+    /// What the subscriber has seen so far (connection events up to now included).
     public var statistics: SubscriberStatistics {
+        readConnectionEvents()
         var statistics = SubscriberStatistics()
         statistics.garbage = garbage
+        statistics.connections = connections
         statistics.streams.reserveCapacity(streams.count)
         for (key, slot) in streams { statistics.streams[key] = slot.statistics }
         for (id, slot) in publishers { if let tracking = slot.tracking { statistics.publishers[id] = tracking } }
@@ -166,11 +196,10 @@ public final class TelemetrySubscriber {
     ) throws(TelemetryError) {
         self.security = security
         self.keepingFrames = keepingFrames
-        frames = .allocate(capacity: 3)
-        for i in 0..<3 { (frames + i).initialize(to: ZMQMessage()) }
         let context = try existingOrNew(context, for: "the subscriber")
         self.context = context
-        socket = try zmq("opening the telemetry SUB socket") { () throws(ZMQError) in try context.socket(.sub) }
+        let socket = try zmq("opening the telemetry SUB socket") { () throws(ZMQError) in try context.socket(.sub) }
+        self.socket = socket
         try zmq("configuring the telemetry SUB socket") { () throws(ZMQError) in
             try security.apply(to: socket)
             try socket.set(.receiveHighWaterMark, receiveHighWaterMark)
@@ -180,9 +209,15 @@ public final class TelemetrySubscriber {
         for prefix in prefixes {
             try zmq("subscribing to \"\(prefix)\"") { () throws(ZMQError) in try socket.subscribe(prefix) }
         }
+        // Before connecting, so the first handshake is seen too.
+        monitor = try zmq("monitoring the telemetry SUB socket") { () throws(ZMQError) in
+            try ZMQSocketMonitor(socket, events: [.handshakeSucceeded, .disconnected])
+        }
         for endpoint in endpoints {
             try zmq("connecting to the telemetry endpoint \(endpoint)") { () throws(ZMQError) in try socket.connect(endpoint) }
         }
+        frames = .allocate(capacity: 3)
+        for i in 0..<3 { (frames + i).initialize(to: ZMQMessage()) }
     }
 
     deinit {
@@ -197,8 +232,11 @@ public final class TelemetrySubscriber {
         var current = wait
         while true {
             guard let frameCount = try zmq("receiving telemetry", { () throws(ZMQError) in try receiveFrames(wait: current) }) else {
+                readConnectionEvents()
                 return nil
             }
+            messagesSinceMonitor &+= 1
+            if messagesSinceMonitor >= Self.monitorInterval { readConnectionEvents() }
             let decoded = frames[0].withUnsafeBytes { topic in
                 frames[1].withUnsafeBytes { header in
                     frames[2].withUnsafeBytes { payload in
@@ -211,6 +249,26 @@ public final class TelemetrySubscriber {
             case .garbage(let reason): garbage[reason] = saturatingSum(garbage[reason] ?? 0, 1)
             }
             if let deadline { current = .timeout(max(.zero, deadline - .now)) }
+        }
+    }
+
+    /// Takes the monitor's queued events, without waiting, into ``SubscriberStatistics/connections``.
+    /// A monitor that fails is left alone: connection tracking stops, messages keep flowing.
+    private func readConnectionEvents() {
+        messagesSinceMonitor = 0
+        while let event = try? monitor.next(wait: .dontWait) {
+            var connection = connections[event.endpoint] ?? ConnectionTracking()
+            if event.event == .handshakeSucceeded {
+                if connection.disconnects > 0 && !connection.isConnected {
+                    connection.reconnects = saturatingSum(connection.reconnects, 1)
+                }
+                connection.connects = saturatingSum(connection.connects, 1)
+                connection.isConnected = true
+            } else if event.event == .disconnected {
+                connection.disconnects = saturatingSum(connection.disconnects, 1)
+                connection.isConnected = false
+            }
+            connections[event.endpoint] = connection
         }
     }
 

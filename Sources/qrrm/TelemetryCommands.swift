@@ -220,6 +220,9 @@ struct StatsReport {
         for (id, publisher) in current.publishers.sorted(by: { $0.key < $1.key }) {
             lines.append("publisher \(id): instance \(String(publisher.instance, radix: 16)), restarts \(publisher.restarts), resumptions \(publisher.resumptions)")
         }
+        for (endpoint, connection) in current.connections.sorted(by: { $0.key < $1.key }) {
+            lines.append("endpoint \(endpoint): \(connection.isConnected ? "connected" : "disconnected"), connects \(connection.connects), disconnects \(connection.disconnects), reconnects \(connection.reconnects)")
+        }
         let garbage = current.garbage.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }
         lines.append("lost \(current.totalMissed), garbage \(current.totalGarbage)\(garbage.isEmpty ? "" : " (" + garbage.joined(separator: ", ") + ")")")
         return lines.joined(separator: "\n")
