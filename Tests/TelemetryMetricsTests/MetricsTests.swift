@@ -125,9 +125,13 @@ struct MetricsTests {
         return String(decoding: received, as: UTF8.self)
     }
 
-    private func get(_ fd: Int32) {
+    /// Sends `GET /metrics` on a new connection and expects the body in the reply.
+    private func expectServed(on port: UInt16, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let fd = try connect(to: port)
+        defer { close(fd) }
         let request = Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        #expect(readAll(fd).hasSuffix("\r\n\r\nup 1\n"), sourceLocation: sourceLocation)
     }
 
     @Test("a client that connects and sends nothing is closed at the request deadline; the next is served")
@@ -136,12 +140,9 @@ struct MetricsTests {
         defer { server.stop() }
         let silent = try connect(to: server.port)
         defer { close(silent) }
-        let next = try connect(to: server.port)
-        defer { close(next) }
-        get(next)
-        // The server hangs up on the silent client without a reply; the other gets its answer.
+        // The server hangs up on the silent client without a reply; the next gets its answer.
         #expect(readAll(silent) == "")
-        #expect(readAll(next).hasSuffix("\r\n\r\nup 1\n"))
+        try expectServed(on: server.port)
     }
 
     @Test("a client trickling its request a byte at a time cannot hold the server past the deadline")
@@ -160,10 +161,7 @@ struct MetricsTests {
         }
         // The server closed the connection: a write fails, or the read sees end of file with no reply.
         #expect(sent < 100 || readAll(slow) == "")
-        let next = try connect(to: server.port)
-        defer { close(next) }
-        get(next)
-        #expect(readAll(next).hasSuffix("\r\n\r\nup 1\n"))
+        try expectServed(on: server.port)
     }
 
     @Test("a request timeout that is not positive is a typed error")

@@ -53,20 +53,28 @@ private final class QRRM: @unchecked Sendable {
     }
 }
 
+/// Starts qrrm with the arguments `arguments` makes for a fresh publisher's endpoint, and records
+/// a sample on node1/ls372/mxc every 5 ms until it exits.
+private func runWhilePublishing(_ arguments: (String) -> [String]) throws -> QRRM {
+    let (publisher, _, channel) = try connectedPair()
+    defer { publisher.stop() }
+    let qrrm = try QRRM(arguments(publisher.endpoint))
+    var producer = publisher.makeProducer()
+    var value = 0.0
+    while qrrm.process.isRunning {
+        value += 1
+        producer.record(channel, value)
+        Thread.sleep(forTimeInterval: 0.005)
+    }
+    return qrrm
+}
+
 @Suite("qrrm telemetry tail, telemetry stats and replay, run as a program")
 struct TelemetryCLITests {
     @Test("tail prints one JSON object a line, only under its prefix, and stops after --count")
     func tail() throws {
-        let (publisher, _, channel) = try connectedPair()
-        defer { publisher.stop() }
-        let tail = try QRRM(["telemetry", "tail", "node1/ls372/", "--connect", publisher.endpoint, "--plaintext",
-                             "--count", "5", "--duration", "20s"])
-        var producer = publisher.makeProducer()
-        var value = 0.0
-        while tail.process.isRunning {
-            value += 1
-            producer.record(channel, value)
-            Thread.sleep(forTimeInterval: 0.005)
+        let tail = try runWhilePublishing { endpoint in
+            ["telemetry", "tail", "node1/ls372/", "--connect", endpoint, "--plaintext", "--count", "5", "--duration", "20s"]
         }
         #expect(tail.finish() == 0, "\(tail.standardError)")
         let lines = tail.standardOutput.split(separator: "\n")
@@ -81,16 +89,8 @@ struct TelemetryCLITests {
 
     @Test("stats prints rates and loss per publisher and topic each interval, then exits")
     func stats() throws {
-        let (publisher, _, channel) = try connectedPair()
-        defer { publisher.stop() }
-        let stats = try QRRM(["telemetry", "stats", "node1/", "--connect", publisher.endpoint, "--plaintext",
-                              "--interval", "200ms", "--duration", "1500ms"])
-        var producer = publisher.makeProducer()
-        var value = 0.0
-        while stats.process.isRunning {
-            value += 1
-            producer.record(channel, value)
-            Thread.sleep(forTimeInterval: 0.005)
+        let stats = try runWhilePublishing { endpoint in
+            ["telemetry", "stats", "node1/", "--connect", endpoint, "--plaintext", "--interval", "200ms", "--duration", "1500ms"]
         }
         #expect(stats.finish() == 0, "\(stats.standardError)")
         let text = stats.standardOutput
@@ -100,6 +100,7 @@ struct TelemetryCLITests {
         #expect(!streamLines.isEmpty, "\(text)")
         for line in streamLines { #expect(line.split(separator: " ", omittingEmptySubsequences: true)[4...5] == ["0", "0"], "\(line)") }
         #expect(text.contains("publisher node1: instance"), "\(text)")
+        #expect(text.contains(": connected, connects 1, disconnects 0, reconnects 0"), "\(text)")
         #expect(text.contains("lost 0, garbage 0"), "\(text)")
     }
 
