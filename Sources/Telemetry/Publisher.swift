@@ -53,12 +53,24 @@ public struct PublisherStatistics: Sendable, Equatable {
     public var snapshotsServed: UInt64
 }
 
-/// One record in a producer's ring.
+/// One record in a producer's ring: 33 bytes, so pushing and popping a sample moves little.
 enum ProducerRecord {
     /// A sample of a declared channel: fixed size, no reference, no allocation.
     case sample(channel: Int, value: Double, hardwareTimeNs: Int64, hostTimeNs: Int64)
-    /// Any other message (alarm, interlock event, result, loop timing) on `topic`.
-    case message(topic: String, payload: WirePayload)
+    /// Any other message (alarm, interlock event, result, loop timing), boxed: a WirePayload
+    /// inline would make every record, samples included, hundreds of bytes long.
+    case message(QueuedMessage)
+}
+
+/// A non-sample message waiting in a producer's ring.
+final class QueuedMessage: Sendable {
+    let topic: String
+    let payload: WirePayload
+
+    init(topic: String, payload: WirePayload) {
+        self.topic = topic
+        self.payload = payload
+    }
 }
 
 /// The producing end of one lock-free ring into the publisher thread.
@@ -96,7 +108,7 @@ public struct TelemetryProducer: ~Copyable, Sendable {
         guard topic.node == nodeID else {
             throw .invalidTopic(topic.description, reason: "belongs to node \"\(topic.node)\", not to this publisher's node \"\(nodeID)\"")
         }
-        return ring.push(.message(topic: topic.description, payload: payload))
+        return ring.push(.message(QueuedMessage(topic: topic.description, payload: payload)))
     }
 
     /// Records this producer dropped because its ring was full.

@@ -10,6 +10,8 @@ import Darwin
 /// One declared channel as the publisher thread keeps it: its topic frame, sequence, last
 /// sample and the preallocated columns of the batch being filled.
 final class ChannelState {
+    /// Its index in the registry, as producers name it.
+    let index: Int
     let topic: [UInt8]
     let descriptor: WireChannelDescriptor
     var sequence: UInt64 = 0
@@ -21,7 +23,8 @@ final class ChannelState {
     /// CLOCK_MONOTONIC when the oldest pending sample was taken off its ring.
     var pendingSince: Int64 = 0
 
-    init(descriptor: WireChannelDescriptor, batchSize: Int) {
+    init(index: Int, descriptor: WireChannelDescriptor, batchSize: Int) {
+        self.index = index
         self.descriptor = descriptor
         topic = Array(descriptor.topic.utf8)
         values = .allocate(capacity: batchSize)
@@ -63,6 +66,10 @@ final class PublisherLoop {
     private var poller = ZMQPoller()
     /// Consecutive passes that found every ring empty.
     private var idlePasses = 0
+    /// While busy, the snapshot socket is polled (`zmq_poll`, a system call) only when
+    /// CLOCK_MONOTONIC has passed this, at most every ``busySnapshotPollNs``.
+    private var nextSnapshotPoll: Int64 = 0
+    static let busySnapshotPollNs: Int64 = 200_000
 
     init(configuration: TelemetryPublisherConfiguration, instance: UInt64, shared: PublisherShared,
          publisher: ZMQSocket, snapshot: ZMQSocket) {
@@ -103,13 +110,17 @@ final class PublisherLoop {
                 try flushBatches(now: now, all: stopping)
                 if stopping { break }
                 if now >= nextHeartbeat { try sendHeartbeat(now: now) }
-                // Busy: only look for snapshot requests. Idle: back off, first yielding the
-                // core (sched_yield), then sleeping 50 µs (nanosleep), then waiting up to 1 ms
+                // Busy: look for snapshot requests every 200 µs. Idle: back off, first yielding
+                // the core (sched_yield), then sleeping 50 µs (nanosleep), then waiting up to 1 ms
                 // for a snapshot request (zmq_poll), so a steady stream is drained promptly and
                 // a quiet node costs almost no CPU.
                 idlePasses = drained == 0 ? idlePasses &+ 1 : 0
                 switch idlePasses {
-                case 0: try serveSnapshots(wait: .zero)
+                case 0:
+                    if now >= nextSnapshotPoll {
+                        nextSnapshotPoll = now &+ Self.busySnapshotPollNs
+                        try serveSnapshots(wait: .zero)
+                    }
                 case 1...200: sched_yield()
                 case 201...220: try serveSnapshots(wait: .zero); usleep(50)
                 default: try serveSnapshots(wait: .milliseconds(1))
@@ -132,7 +143,7 @@ final class PublisherLoop {
         rings = newRings
         for descriptor in newChannels {
             channelIndex[descriptor.topic] = channels.count
-            let state = ChannelState(descriptor: descriptor, batchSize: batchSize)
+            let state = ChannelState(index: channels.count, descriptor: descriptor, batchSize: batchSize)
             channels.append(state)
             var payload = WirePayload()
             payload.descriptor = descriptor
@@ -154,13 +165,17 @@ final class PublisherLoop {
     private func drainRings() throws(ZMQError) -> Int {
         var taken = 0
         var closedAny = false
+        // The channel of the last sample, kept across records (unretained: `channels` keeps
+        // every channel alive): a run of samples of one channel then costs no array lookup and
+        // no reference counting per sample.
+        var current: Unmanaged<ChannelState>?
         for ring in rings {
             let closed = ring.isClosed.load(ordering: .acquiring)
             var budget = ring.capacity
             while budget > 0, let record = ring.pop() {
                 budget -= 1
                 taken += 1
-                try dispatch(record)
+                try dispatch(record, current: &current)
             }
             if closed && ring.count == 0 { closedAny = true }
         }
@@ -178,28 +193,34 @@ final class PublisherLoop {
     }
 
     @inline(__always)
-    private func dispatch(_ record: consuming ProducerRecord) throws(ZMQError) {
+    private func dispatch(_ record: consuming ProducerRecord, current: inout Unmanaged<ChannelState>?) throws(ZMQError) {
         switch consume record {
         case .sample(let index, let value, let hardwareTimeNs, let hostTimeNs):
-            // A channel declared after the last refresh is already in the registry.
-            if index >= channels.count { try refresh() }
-            let channel = channels[index]
+            if current.map({ $0._withUnsafeGuaranteedRef { $0.index } }) != index {
+                // A channel declared after the last refresh is already in the registry.
+                if index >= channels.count { try refresh() }
+                current = Unmanaged.passUnretained(channels[index])
+            }
             if batchSize == 1 {
+                let channel = channels[index]
                 channel.last = WireSample.with { $0.value = value; $0.hardwareTimeNs = hardwareTimeNs; $0.hostTimeNs = hostTimeNs }
                 try sendSample(channel, value: value, hardwareTimeNs: hardwareTimeNs, hostTimeNs: hostTimeNs)
                 return
             }
-            if channel.pending == 0 { channel.pendingSince = TelemetryClock.monotonicNanoseconds() }
-            channel.values[channel.pending] = value
-            channel.hardwareTimes[channel.pending] = hardwareTimeNs
-            channel.hostTimes[channel.pending] = hostTimeNs
-            channel.pending += 1
-            if channel.pending == batchSize { try sendBatch(channel) }
-        case .message(let topic, let payload):
-            if let index = channelIndex[topic] {
-                try send(payload, on: channels[index])
+            let full = current!._withUnsafeGuaranteedRef { channel in
+                if channel.pending == 0 { channel.pendingSince = TelemetryClock.monotonicNanoseconds() }
+                channel.values[channel.pending] = value
+                channel.hardwareTimes[channel.pending] = hardwareTimeNs
+                channel.hostTimes[channel.pending] = hostTimeNs
+                channel.pending += 1
+                return channel.pending == batchSize
+            }
+            if full { try sendBatch(channels[index]) }
+        case .message(let message):
+            if let index = channelIndex[message.topic] {
+                try send(message.payload, on: channels[index])
             } else {
-                try sendEvent(payload, topic: topic)
+                try sendEvent(message.payload, topic: message.topic)
             }
         }
     }

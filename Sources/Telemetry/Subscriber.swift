@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SwiftProtobuf
 import ZeroMQ
 
@@ -24,9 +29,10 @@ public struct TelemetryMessage: Sendable {
     public let header: WireFrameHeader
     public let payload: WirePayload
     public let continuity: Continuity
-    /// The header and payload frames as received, for recording and replay.
-    public let headerFrame: [UInt8]
-    public let payloadFrame: [UInt8]
+    /// The header and payload frames as received, for recording and replay; nil when the
+    /// subscriber was made with `keepingFrames: false`.
+    public let headerFrame: [UInt8]?
+    public let payloadFrame: [UInt8]?
 }
 
 /// A publisher and one of its topics: the unit of loss counting.
@@ -92,11 +98,33 @@ public enum GarbageReason: String, Sendable, CaseIterable, CustomStringConvertib
     public var description: String { rawValue }
 }
 
+/// What the SUB socket's monitor (`zmq_socket_monitor`) saw of one endpoint's connection.
+public struct ConnectionTracking: Sendable, Equatable {
+    /// Completed handshakes (`ZMQ_EVENT_HANDSHAKE_SUCCEEDED`), the first connection included.
+    public var connects: UInt64 = 0
+    /// Lost connections (`ZMQ_EVENT_DISCONNECTED`): the node stopped, crashed or the network broke.
+    public var disconnects: UInt64 = 0
+    /// Handshakes completed after a disconnect: libzmq reconnected.
+    public var reconnects: UInt64 = 0
+    /// Whether the connection is up now.
+    public var isConnected = false
+
+    public init(connects: UInt64 = 0, disconnects: UInt64 = 0, reconnects: UInt64 = 0, isConnected: Bool = false) {
+        self.connects = connects
+        self.disconnects = disconnects
+        self.reconnects = reconnects
+        self.isConnected = isConnected
+    }
+}
+
 /// What a subscriber has seen so far.
 public struct SubscriberStatistics: Sendable {
     public var streams: [StreamKey: StreamStatistics] = [:]
     public var publishers: [String: PublisherTracking] = [:]
     public var garbage: [GarbageReason: UInt64] = [:]
+    /// Per endpoint (as the monitor names it, e.g. `tcp://127.0.0.1:5600`): connects,
+    /// disconnects and reconnects, seen by the socket itself rather than by a silence.
+    public var connections: [String: ConnectionTracking] = [:]
 
     /// Messages lost across all streams (saturating at `UInt64.max`).
     public var totalMissed: UInt64 { streams.values.reduce(0) { saturatingSum($0, $1.missed) } }
@@ -125,21 +153,53 @@ public final class TelemetrySubscriber {
     public static let maximumFrameSize: Int64 = 2 << 20
     /// The security every connection of this subscriber uses, snapshot requests included.
     public let security: TelemetryClientSecurity
-    public private(set) var statistics = SubscriberStatistics()
     private let context: ZMQContext
     private let socket: ZMQSocket
+    private let keepingFrames: Bool
+    /// The three frames (topic, header, payload) of the message being decoded, received into in
+    /// place (`zmq_msg_recv`) and reused, so a message costs no byte arrays. Behind a pointer, so
+    /// touching them costs no dynamic exclusivity check (only this object's thread does).
+    private let frames: UnsafeMutablePointer<ZMQMessage>
+    private var streams: [StreamKey: StreamSlot] = [:]
+    private var publishers: [String: PublisherSlot] = [:]
+    private var garbage: [GarbageReason: UInt64] = [:]
+    private var connections: [String: ConnectionTracking] = [:]
+    /// Reports the SUB socket's handshakes and disconnects; read when statistics are asked for,
+    /// when a receive times out, and every ``monitorInterval`` messages.
+    private let monitor: ZMQSocketMonitor
+    private var messagesSinceMonitor = 0
+    static let monitorInterval = 1024
+    /// The stream of the last message: the next one is usually on it, and then neither its
+    /// topic is parsed nor a dictionary consulted.
+    private var lastStream: RecentStream?
+
+    /// What the subscriber has seen so far (connection events up to now included).
+    public var statistics: SubscriberStatistics {
+        readConnectionEvents()
+        var statistics = SubscriberStatistics()
+        statistics.garbage = garbage
+        statistics.connections = connections
+        statistics.streams.reserveCapacity(streams.count)
+        for (key, slot) in streams { statistics.streams[key] = slot.statistics }
+        for (id, slot) in publishers { if let tracking = slot.tracking { statistics.publishers[id] = tracking } }
+        return statistics
+    }
 
     /// Connects to `endpoints`, receiving topics that start with any of `prefixes`
     /// (`ZMQ_SUBSCRIBE`; "" is everything). `receiveHighWaterMark` (`ZMQ_RCVHWM`) bounds the
-    /// queue of a slow reader; beyond it messages are lost and show up as gaps.
+    /// queue of a slow reader; beyond it messages are lost and show up as gaps. With
+    /// `keepingFrames` every message carries copies of its header and payload frames, as a
+    /// recorder needs; a reader of decoded values turns it off and saves two arrays a message.
     public init(
         connectingTo endpoints: [String], prefixes: [String] = [""], security: TelemetryClientSecurity,
-        receiveHighWaterMark: Int32 = 100_000, context: ZMQContext? = nil
+        receiveHighWaterMark: Int32 = 100_000, context: ZMQContext? = nil, keepingFrames: Bool = true
     ) throws(TelemetryError) {
         self.security = security
+        self.keepingFrames = keepingFrames
         let context = try existingOrNew(context, for: "the subscriber")
         self.context = context
-        socket = try zmq("opening the telemetry SUB socket") { () throws(ZMQError) in try context.socket(.sub) }
+        let socket = try zmq("opening the telemetry SUB socket") { () throws(ZMQError) in try context.socket(.sub) }
+        self.socket = socket
         try zmq("configuring the telemetry SUB socket") { () throws(ZMQError) in
             try security.apply(to: socket)
             try socket.set(.receiveHighWaterMark, receiveHighWaterMark)
@@ -149,9 +209,20 @@ public final class TelemetrySubscriber {
         for prefix in prefixes {
             try zmq("subscribing to \"\(prefix)\"") { () throws(ZMQError) in try socket.subscribe(prefix) }
         }
+        // Before connecting, so the first handshake is seen too.
+        monitor = try zmq("monitoring the telemetry SUB socket") { () throws(ZMQError) in
+            try ZMQSocketMonitor(socket, events: [.handshakeSucceeded, .disconnected])
+        }
         for endpoint in endpoints {
             try zmq("connecting to the telemetry endpoint \(endpoint)") { () throws(ZMQError) in try socket.connect(endpoint) }
         }
+        frames = .allocate(capacity: 3)
+        for i in 0..<3 { (frames + i).initialize(to: ZMQMessage()) }
+    }
+
+    deinit {
+        frames.deinitialize(count: 3)
+        frames.deallocate()
     }
 
     /// The next well-formed message, or nil when none arrived within `wait`. Malformed
@@ -160,16 +231,62 @@ public final class TelemetrySubscriber {
         let deadline: ContinuousClock.Instant? = if case .timeout(let limit) = wait { .now + limit } else { nil }
         var current = wait
         while true {
-            let received = try zmq("receiving telemetry") { () throws(ZMQError) -> [[UInt8]]? in
-                try socket.receiveMultipart(wait: current)
+            guard let frameCount = try zmq("receiving telemetry", { () throws(ZMQError) in try receiveFrames(wait: current) }) else {
+                readConnectionEvents()
+                return nil
             }
-            guard let frames = received else { return nil }
-            switch decode(frames) {
+            messagesSinceMonitor &+= 1
+            if messagesSinceMonitor >= Self.monitorInterval { readConnectionEvents() }
+            let decoded = frames[0].withUnsafeBytes { topic in
+                frames[1].withUnsafeBytes { header in
+                    frames[2].withUnsafeBytes { payload in
+                        decode(topic: topic, header: header, payload: payload, frameCount: frameCount)
+                    }
+                }
+            }
+            switch decoded {
             case .message(let message): return message
-            case .garbage(let reason): statistics.garbage[reason] = saturatingSum(statistics.garbage[reason] ?? 0, 1)
+            case .garbage(let reason): garbage[reason] = saturatingSum(garbage[reason] ?? 0, 1)
             }
             if let deadline { current = .timeout(max(.zero, deadline - .now)) }
         }
+    }
+
+    /// Takes the monitor's queued events, without waiting, into ``SubscriberStatistics/connections``.
+    /// A monitor that fails is left alone: connection tracking stops, messages keep flowing.
+    private func readConnectionEvents() {
+        messagesSinceMonitor = 0
+        while let event = try? monitor.next(wait: .dontWait) {
+            var connection = connections[event.endpoint] ?? ConnectionTracking()
+            if event.event == .handshakeSucceeded {
+                if connection.disconnects > 0 && !connection.isConnected {
+                    connection.reconnects = saturatingSum(connection.reconnects, 1)
+                }
+                connection.connects = saturatingSum(connection.connects, 1)
+                connection.isConnected = true
+            } else if event.event == .disconnected {
+                connection.disconnects = saturatingSum(connection.disconnects, 1)
+                connection.isConnected = false
+            }
+            connections[event.endpoint] = connection
+        }
+    }
+
+    /// Receives one whole message into the reused frames (`zmq_msg_recv`); returns its frame
+    /// count, or nil when `wait` ran out first. Frames past the third all land in the third.
+    private func receiveFrames(wait: Wait) throws(ZMQError) -> Int? {
+        guard try socket.receive(into: &frames[0], wait: wait) else { return nil }
+        // libzmq delivers a message's frames together, so the rest are there already.
+        guard frames[0].hasMore else { return 1 }
+        _ = try socket.receive(into: &frames[1], wait: .forever)
+        guard frames[1].hasMore else { return 2 }
+        _ = try socket.receive(into: &frames[2], wait: .forever)
+        var count = 3
+        while frames[2].hasMore {
+            _ = try socket.receive(into: &frames[2], wait: .forever)
+            count += 1
+        }
+        return count
     }
 
     /// A decoded message, or why the frames are garbage.
@@ -178,15 +295,65 @@ public final class TelemetrySubscriber {
         case garbage(GarbageReason)
     }
 
-    /// Decodes one bus message and updates the loss counts.
+    /// Decodes one bus message held in byte arrays (as a test or a replay has it).
     func decode(_ frames: [[UInt8]]) -> Decoded {
         guard frames.count == 3 else { return .garbage(.wrongFrameCount) }
-        guard let topic = String(validating: frames[0], as: UTF8.self) else { return .garbage(.topicNotUTF8) }
-        guard (try? TelemetryTopic(topic)) != nil else { return .garbage(.invalidTopic) }
-        guard let header = try? WireFrameHeader(serializedBytes: frames[1]),
-              header.sequence > 0, !header.publisherID.isEmpty else { return .garbage(.undecodableHeader) }
+        return frames[0].withUnsafeBytes { topic in
+            frames[1].withUnsafeBytes { header in
+                frames[2].withUnsafeBytes { payload in decode(topic: topic, header: header, payload: payload, frameCount: 3) }
+            }
+        }
+    }
+
+    /// Decodes one bus message and updates the loss counts. The header and a Sample or
+    /// SampleBatch payload are read by ``WireReader``; whatever it refuses goes to SwiftProtobuf,
+    /// which decides between unusual-but-valid and garbage.
+    func decode(topic topicBytes: UnsafeRawBufferPointer, header headerBytes: UnsafeRawBufferPointer,
+                payload payloadBytes: UnsafeRawBufferPointer, frameCount: Int) -> Decoded {
+        guard frameCount == 3 else { return .garbage(.wrongFrameCount) }
+        let recent = lastStream
+        let sameTopic = recent.map { equal($0.topicBytes, topicBytes) } ?? false
+        let topic: String
+        if let recent, sameTopic {
+            topic = recent.stream.key.topic
+        } else {
+            guard let text = String(validating: topicBytes, as: UTF8.self) else { return .garbage(.topicNotUTF8) }
+            guard (try? TelemetryTopic(text)) != nil else { return .garbage(.invalidTopic) }
+            topic = text
+        }
+
+        var header = WireFrameHeader()
+        let samePublisher: Bool
+        if let fields = try? WireReader.header(headerBytes) {
+            samePublisher = recent.map { equal($0.publisherBytes, fields.publisherID) } ?? false
+            header.schemaVersion = fields.schemaVersion
+            if let recent, samePublisher {
+                header.publisherID = recent.stream.key.publisherID
+            } else {
+                header.publisherID = String(decoding: fields.publisherID, as: UTF8.self)
+            }
+            header.publisherInstance = fields.publisherInstance
+            header.sequence = fields.sequence
+            header.monotonicNs = fields.monotonicNs
+            header.wallNs = fields.wallNs
+            header.error = fields.error
+        } else if let decoded = try? WireFrameHeader(serializedBytes: Array(headerBytes)) {
+            header = decoded
+            samePublisher = recent?.stream.key.publisherID == decoded.publisherID
+        } else {
+            return .garbage(.undecodableHeader)
+        }
+        guard header.sequence > 0, !header.publisherID.isEmpty else { return .garbage(.undecodableHeader) }
         guard header.schemaVersion == telemetrySchemaVersion else { return .garbage(.unsupportedSchemaVersion) }
-        guard let payload = try? WirePayload(serializedBytes: frames[2]) else { return .garbage(.undecodablePayload) }
+
+        var payload = WirePayload()
+        if let body = try? WireReader.payload(payloadBytes) {
+            payload.body = body
+        } else if let decoded = try? WirePayload(serializedBytes: Array(payloadBytes)) {
+            payload = decoded
+        } else {
+            return .garbage(.undecodablePayload)
+        }
         let samples: UInt64
         switch payload.body {
         case nil:
@@ -207,12 +374,32 @@ public final class TelemetrySubscriber {
         default:
             samples = 0
         }
-        let key = StreamKey(publisherID: header.publisherID, topic: topic)
-        if statistics.streams[key] == nil && statistics.streams.count >= Self.trackingLimit { return .garbage(.tooManyStreams) }
-        let continuity = track(key, header: header, payload: payload, samples: samples)
+
+        let stream: StreamSlot, publisher: PublisherSlot
+        if let recent, sameTopic && samePublisher {
+            (stream, publisher) = (recent.stream, recent.publisher)
+        } else {
+            let key = StreamKey(publisherID: header.publisherID, topic: topic)
+            if let existing = streams[key] {
+                stream = existing
+            } else {
+                guard streams.count < Self.trackingLimit else { return .garbage(.tooManyStreams) }
+                stream = StreamSlot(key: key)
+                streams[key] = stream
+            }
+            if let existing = publishers[key.publisherID] {
+                publisher = existing
+            } else {
+                publisher = PublisherSlot()
+                publishers[key.publisherID] = publisher
+            }
+            lastStream = RecentStream(
+                topicBytes: Array(topicBytes), publisherBytes: Array(key.publisherID.utf8), stream: stream, publisher: publisher)
+        }
+        let continuity = track(stream, publisher, header: header, payload: payload, samples: samples)
         return .message(TelemetryMessage(
             topic: topic, header: header, payload: payload, continuity: continuity,
-            headerFrame: frames[1], payloadFrame: frames[2]))
+            headerFrame: keepingFrames ? Array(headerBytes) : nil, payloadFrame: keepingFrames ? Array(payloadBytes) : nil))
     }
 
     /// The largest forward jump of a sequence counted as a gap; a larger one is a regression
@@ -220,26 +407,25 @@ public final class TelemetrySubscriber {
     static let maximumGap: UInt64 = 1 << 32
 
     /// Sequence bookkeeping for one well-formed message.
-    private func track(_ key: StreamKey, header: WireFrameHeader, payload: WirePayload, samples: UInt64) -> Continuity {
+    private func track(_ slot: StreamSlot, _ publisherSlot: PublisherSlot, header: WireFrameHeader, payload: WirePayload,
+                       samples: UInt64) -> Continuity {
         let now = ContinuousClock.now
-        let id = key.publisherID
-        if var publisher = statistics.publishers[id] {
-            if publisher.instance != header.publisherInstance {
-                publisher.restarts = saturatingSum(publisher.restarts, 1)
-                publisher.instance = header.publisherInstance
-            } else if let interval = publisher.lastHeartbeat?.intervalS, interval > 0,
-                      now - publisher.lastHeard > .seconds(3 * interval) {
-                // decode() admits only intervals within 0..<86400 s, so this Duration is valid.
-                publisher.resumptions = saturatingSum(publisher.resumptions, 1)
-            }
-            publisher.lastHeard = now
-            statistics.publishers[id] = publisher
-        } else {
-            statistics.publishers[id] = PublisherTracking(instance: header.publisherInstance, lastHeard: now)
+        if publisherSlot.tracking == nil {
+            publisherSlot.tracking = PublisherTracking(instance: header.publisherInstance, lastHeard: now)
+        } else if publisherSlot.tracking!.instance != header.publisherInstance {
+            publisherSlot.tracking!.restarts = saturatingSum(publisherSlot.tracking!.restarts, 1)
+            publisherSlot.tracking!.instance = header.publisherInstance
+        } else if let silence = publisherSlot.silence, now - publisherSlot.tracking!.lastHeard > silence {
+            publisherSlot.tracking!.resumptions = saturatingSum(publisherSlot.tracking!.resumptions, 1)
         }
-        if case .heartbeat(let heartbeat) = payload.body { statistics.publishers[id]?.lastHeartbeat = heartbeat }
+        publisherSlot.tracking!.lastHeard = now
+        if case .heartbeat(let heartbeat) = payload.body {
+            publisherSlot.tracking!.lastHeartbeat = heartbeat
+            // decode() admits only intervals within 0..<86400 s, so this Duration is valid.
+            publisherSlot.silence = heartbeat.intervalS > 0 ? .seconds(3 * heartbeat.intervalS) : nil
+        }
 
-        var stream = statistics.streams[key] ?? StreamStatistics()
+        var stream = slot.statistics
         let continuity: Continuity
         let sequence = header.sequence
         if stream.messages == 0 {
@@ -263,7 +449,7 @@ public final class TelemetrySubscriber {
         }
         stream.messages = saturatingSum(stream.messages, 1)
         stream.samples = saturatingSum(stream.samples, samples)
-        statistics.streams[key] = stream
+        slot.statistics = stream
         return continuity
     }
 
@@ -273,6 +459,45 @@ public final class TelemetrySubscriber {
     /// throws ``TelemetryError/snapshotTimedOut(endpoint:after:)``.
     public func fetchSnapshot(from endpoint: String, prefix: String = "", timeout: Duration = .seconds(3)) throws(TelemetryError) -> WireSnapshot {
         try TelemetrySnapshotClient.fetch(from: endpoint, prefix: prefix, security: security, timeout: timeout, context: context)
+    }
+}
+
+/// One publisher–topic stream's counts, updated in place.
+private final class StreamSlot {
+    let key: StreamKey
+    var statistics = StreamStatistics()
+    init(key: StreamKey) { self.key = key }
+}
+
+/// One publisher's tracking, updated in place; nil until its first message is tracked.
+private final class PublisherSlot {
+    var tracking: PublisherTracking?
+    /// Three heartbeat intervals of its last heartbeat: a longer silence is a resumption.
+    var silence: Duration?
+}
+
+/// The last message's stream, with its topic and publisher id as they arrive on the wire
+/// (a class: the hot path takes it with one retain).
+private final class RecentStream {
+    let topicBytes: [UInt8]
+    let publisherBytes: [UInt8]
+    let stream: StreamSlot
+    let publisher: PublisherSlot
+
+    init(topicBytes: [UInt8], publisherBytes: [UInt8], stream: StreamSlot, publisher: PublisherSlot) {
+        self.topicBytes = topicBytes
+        self.publisherBytes = publisherBytes
+        self.stream = stream
+        self.publisher = publisher
+    }
+}
+
+/// Whether `bytes` holds exactly `frame`'s bytes (`memcmp`).
+@inline(__always)
+private func equal(_ bytes: [UInt8], _ frame: UnsafeRawBufferPointer) -> Bool {
+    guard bytes.count == frame.count else { return false }
+    return bytes.withUnsafeBytes { mine in
+        mine.count == 0 || memcmp(mine.baseAddress!, frame.baseAddress!, mine.count) == 0
     }
 }
 

@@ -15,15 +15,27 @@ public struct MetricsServerError: Error, Sendable, CustomStringConvertible {
 
 /// A minimal HTTP/1.1 server for `GET /metrics` (Prometheus scrapes), on one thread of its
 /// own: `socket`/`bind`/`listen`, then `poll` + `accept`, one request per connection.
-/// Anything but `GET /metrics` gets 404; a request that does not arrive within a second is dropped.
+/// Anything but `GET /metrics` gets 404. Each connection has one deadline for reading its
+/// request and writing the reply (``requestTimeout``): a slow, trickling or silent client is
+/// closed when it passes, so it holds the single thread no longer than that.
 public final class MetricsServer: Sendable {
     /// The port actually bound (useful with port 0).
     public let port: UInt16
+    /// How long one connection may take, from `accept` to the last byte of the reply.
+    public let requestTimeout: Duration
     private let listener: Listener
     private let thread: Mutex<pthread_t?>
 
-    /// Listens on `host`:`port` (an IPv4 address; port 0 picks a free one) and serves `body()`.
-    public init(host: String = "127.0.0.1", port: UInt16, body: @escaping @Sendable () -> String) throws(MetricsServerError) {
+    /// Listens on `host`:`port` (an IPv4 address; port 0 picks a free one) and serves `body()`,
+    /// giving each connection `requestTimeout` (positive) to send its request and take the reply.
+    public init(
+        host: String = "127.0.0.1", port: UInt16, requestTimeout: Duration = .seconds(1),
+        body: @escaping @Sendable () -> String
+    ) throws(MetricsServerError) {
+        guard requestTimeout > .zero else {
+            throw MetricsServerError(operation: "requestTimeout \(requestTimeout) (must be positive)", errno: EINVAL)
+        }
+        self.requestTimeout = requestTimeout
         let fd = try posix("socket(AF_INET, SOCK_STREAM)") { socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0) }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -49,7 +61,7 @@ public final class MetricsServer: Sendable {
             close(fd)
             throw error
         }
-        let listener = Listener(fd: fd, body: body)
+        let listener = Listener(fd: fd, requestTimeout: requestTimeout, body: body)
         self.listener = listener
         // The thread holds the listener, not the server, so releasing the server stops it.
         let context = Unmanaged.passRetained(listener).toOpaque()
@@ -81,10 +93,12 @@ public final class MetricsServer: Sendable {
 private final class Listener: Sendable {
     let fd: Int32
     let stopping = Atomic<Bool>(false)
+    let requestTimeout: Duration
     let body: @Sendable () -> String
 
-    init(fd: Int32, body: @escaping @Sendable () -> String) {
+    init(fd: Int32, requestTimeout: Duration, body: @escaping @Sendable () -> String) {
         self.fd = fd
+        self.requestTimeout = requestTimeout
         self.body = body
     }
 
@@ -100,17 +114,18 @@ private final class Listener: Sendable {
         }
     }
 
-    /// Reads one request head (up to 8 KiB, within a second) and writes one response.
+    /// Reads one request head (up to 8 KiB) and writes one response, non-blocking, waiting in
+    /// `poll` for at most what is left of ``requestTimeout``; past it the connection is dropped.
     private func respond(on client: Int32) {
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let deadline = ContinuousClock.now + requestTimeout
+        _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
         var request: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 2048)
         let end: [UInt8] = Array("\r\n\r\n".utf8)
         while request.count < 8192 && !containsHeadEnd(request, end) {
+            guard wait(for: client, event: POLLIN, until: deadline) else { return }
             let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
-            if n > 0 { request += chunk[..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+            if n > 0 { request += chunk[..<n] } else if n < 0 && (errno == EINTR || errno == EAGAIN) { continue } else { break }
         }
         let line = String(decoding: request.prefix { $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
         let parts = line.split(separator: " ")
@@ -124,9 +139,27 @@ private final class Listener: Sendable {
         }
         var bytes = Array(response.utf8)[...]
         while !bytes.isEmpty {
+            guard wait(for: client, event: POLLOUT, until: deadline) else { return }
             let n = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { bytes = bytes.dropFirst(n) } else if n < 0 && errno == EINTR { continue } else { return }
+            if n > 0 { bytes = bytes.dropFirst(n) } else if n < 0 && (errno == EINTR || errno == EAGAIN) { continue } else { return }
         }
+    }
+
+    /// Waits in `poll` until `client` is ready for `event` (POLLIN or POLLOUT), or an error or
+    /// hang-up needs handling; false once `deadline` has passed or ``MetricsServer/stop()`` was called.
+    private func wait(for client: Int32, event: Int32, until deadline: ContinuousClock.Instant) -> Bool {
+        while !stopping.load(ordering: .acquiring) {
+            let left = deadline - .now
+            guard left > .zero else { return false }
+            let (seconds, attoseconds) = left.components
+            // At most 100 ms per poll, so stop() is noticed; at least 1 ms, so a short wait is not a busy loop.
+            let ms = Int32(min(100, max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
+            var item = pollfd(fd: client, events: Int16(event), revents: 0)
+            let ready = poll(&item, 1, ms)
+            if ready > 0 { return true }
+            if ready < 0 && errno != EINTR { return false }
+        }
+        return false
     }
 
     private func containsHeadEnd(_ bytes: [UInt8], _ end: [UInt8]) -> Bool {

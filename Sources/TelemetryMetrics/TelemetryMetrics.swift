@@ -10,8 +10,15 @@ import Telemetry
 public final class TelemetryMetrics: Sendable {
     /// The registry the gauges live in; ``exposition()`` renders it.
     public let registry: PrometheusCollectorRegistry
-    private let units = Mutex<[String: String]>([:])
-    private let channelGauges = Mutex<[String: Gauge]>([:])
+    /// A channel as the bus names it: the publishing node (the header's publisher id) and the
+    /// topic. Two nodes may publish the same topic; each keeps its own unit and gauge.
+    private struct ChannelKey: Hashable {
+        let node: String
+        let topic: String
+    }
+
+    private let units = Mutex<[ChannelKey: String]>([:])
+    private let channelGauges = Mutex<[ChannelKey: Gauge]>([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -22,7 +29,7 @@ public final class TelemetryMetrics: Sendable {
         let node = message.header.publisherID
         switch message.payload.body {
         case .descriptor(let descriptor):
-            units.withLock { $0[descriptor.topic] = descriptor.unit }
+            units.withLock { $0[ChannelKey(node: node, topic: descriptor.topic)] = descriptor.unit }
         case .sample(let sample):
             channel(message.topic, node: node).set(sample.value)
         case .batch(let batch):
@@ -63,12 +70,14 @@ public final class TelemetryMetrics: Sendable {
     /// The Prometheus text exposition (format 0.0.4) of every metric.
     public func exposition() -> String { registry.emitToString() }
 
+    /// The gauge of `node`'s channel `topic`, made on its first sample with the unit its descriptor gave.
     private func channel(_ topic: String, node: String) -> Gauge {
-        if let gauge = channelGauges.withLock({ $0[topic] }) { return gauge }
-        let unit = units.withLock { $0[topic] } ?? ""
+        let key = ChannelKey(node: node, topic: topic)
+        if let gauge = channelGauges.withLock({ $0[key] }) { return gauge }
+        let unit = units.withLock { $0[key] } ?? ""
         let gauge = gauge(name: "qrrm_channel_value", labels: [("node", node), ("topic", topic), ("unit", unit)],
             help: "The latest value of a telemetry channel, in its unit.")
-        channelGauges.withLock { $0[topic] = gauge }
+        channelGauges.withLock { $0[key] = gauge }
         return gauge
     }
 

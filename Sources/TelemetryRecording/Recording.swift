@@ -86,12 +86,16 @@ public final class TelemetryRecorder {
     /// Messages appended but not yet committed.
     public var pendingCount: Int { pending.count }
 
-    /// Queues `message` for the next commit, stamped with the recorder's clocks now.
+    /// Queues `message` for the next commit, stamped with the recorder's clocks now. Its frames
+    /// are stored as received; from a subscriber that did not keep them, they are re-encoded.
     public func append(_ message: TelemetryMessage) {
+        // proto3 messages have no required fields, so serialization cannot fail.
+        let header = message.headerFrame ?? (try! message.header.serializedBytes())
+        let payload = message.payloadFrame ?? (try! message.payload.serializedBytes())
         pending.append(RecordedMessage(
             id: 0, receivedMonotonicNs: monotonicNanoseconds(), receivedWallNs: wallNanoseconds(),
             topic: message.topic, publisherID: message.header.publisherID, sequence: message.header.sequence,
-            header: message.headerFrame, payload: message.payloadFrame))
+            header: header, payload: payload))
     }
 
     /// Writes the queued messages in one transaction, then applies the retention.

@@ -9,7 +9,7 @@ import CZeroMQ
 /// libzmq stores small frames inside the `zmq_msg_t` itself, so its bytes are only reachable
 /// while the message stays put: the accessors are `mutating` to keep them on its real storage.
 public struct ZMQMessage: ~Copyable {
-    var raw: zmq_msg_t
+    @usableFromInline var raw: zmq_msg_t
 
     /// An empty message, ready to receive into (`zmq_msg_init`).
     public init() {
@@ -72,16 +72,20 @@ public struct ZMQMessage: ~Copyable {
     }
 
     /// The frame's size in bytes (`zmq_msg_size`).
+    @inlinable
     public var count: Int {
         mutating get { zmq_msg_size(&raw) }
     }
 
     /// Whether another frame of the same message follows this one (`zmq_msg_more`).
+    @inlinable
     public var hasMore: Bool {
         mutating get { zmq_msg_more(&raw) == 1 }
     }
 
     /// Calls `body` with the frame's bytes in place (`zmq_msg_data`), without copying.
+    /// Inlinable, so a caller's generic parameters are specialised: a hot receive loop looks up no type metadata.
+    @inlinable
     public mutating func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let size = zmq_msg_size(&raw)
         return try body(UnsafeRawBufferPointer(start: zmq_msg_data(&raw), count: size))

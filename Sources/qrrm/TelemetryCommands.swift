@@ -82,7 +82,7 @@ extension TelemetryCommand {
 
         func run() throws {
             let subscriber = try TelemetrySubscriber(
-                connectingTo: connection.connect, prefixes: [prefix], security: try connection.security())
+                connectingTo: connection.connect, prefixes: [prefix], security: try connection.security(), keepingFrames: false)
             if let snapshot {
                 let picture = try subscriber.fetchSnapshot(from: snapshot, prefix: prefix)
                 print("{\"snapshot\":\(try picture.jsonString())}")
@@ -124,7 +124,7 @@ extension TelemetryCommand {
             let period = try parseDuration(interval, option: "--interval")!
             let end = try parseDuration(duration, option: "--duration").map { ContinuousClock.now + $0 }
             let subscriber = try TelemetrySubscriber(
-                connectingTo: connection.connect, prefixes: [prefix], security: try connection.security())
+                connectingTo: connection.connect, prefixes: [prefix], security: try connection.security(), keepingFrames: false)
             var previous = subscriber.statistics
             var lastReport = ContinuousClock.now
             while end.map({ ContinuousClock.now < $0 }) ?? true {
@@ -172,7 +172,7 @@ extension TelemetryCommand {
                 host: String(listen[..<colon]), port: UInt16(listen[listen.index(after: colon)...])!) { metrics.exposition() }
             defer { server.stop() }
             let subscriber = try TelemetrySubscriber(
-                connectingTo: connection.connect, prefixes: [prefix], security: try connection.security())
+                connectingTo: connection.connect, prefixes: [prefix], security: try connection.security(), keepingFrames: false)
             print("serving http://\(listen[..<colon]):\(server.port)/metrics")
             fflush(nil)
             let end = try parseDuration(duration, option: "--duration").map { ContinuousClock.now + $0 }
@@ -219,6 +219,9 @@ struct StatsReport {
         }
         for (id, publisher) in current.publishers.sorted(by: { $0.key < $1.key }) {
             lines.append("publisher \(id): instance \(String(publisher.instance, radix: 16)), restarts \(publisher.restarts), resumptions \(publisher.resumptions)")
+        }
+        for (endpoint, connection) in current.connections.sorted(by: { $0.key < $1.key }) {
+            lines.append("endpoint \(endpoint): \(connection.isConnected ? "connected" : "disconnected"), connects \(connection.connects), disconnects \(connection.disconnects), reconnects \(connection.reconnects)")
         }
         let garbage = current.garbage.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }
         lines.append("lost \(current.totalMissed), garbage \(current.totalGarbage)\(garbage.isEmpty ? "" : " (" + garbage.joined(separator: ", ") + ")")")

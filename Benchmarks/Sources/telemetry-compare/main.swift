@@ -58,7 +58,8 @@ func runSwift(samples: Int, batchSize: Int) throws -> SwiftResult {
     let publisher = try TelemetryPublisher(configuration)
     defer { publisher.stop() }
     let subscriber = try TelemetrySubscriber(
-        connectingTo: [publisher.endpoint], prefixes: ["node1/"], security: .plaintext, receiveHighWaterMark: 0)
+        connectingTo: [publisher.endpoint], prefixes: ["node1/"], security: .plaintext, receiveHighWaterMark: 0,
+        keepingFrames: false)
     while try subscriber.receive(wait: .timeout(.seconds(10)))?.topic != "node1/_node/heartbeat" {}
     let channel = try publisher.declare(WireChannelDescriptor.with { $0.topic = "node1/ls372/mxc"; $0.unit = "K" })
 

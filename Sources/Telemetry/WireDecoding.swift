@@ -1,0 +1,185 @@
+/// Why ``WireReader`` refused a frame. The subscriber then hands the frame to SwiftProtobuf,
+/// which decodes what is valid but unusual (unknown fields, unpacked columns, merged repeats)
+/// and refuses what is malformed, so the two paths always agree.
+enum WireDecodingError: Error, Equatable {
+    /// The bytes end inside a key, a value or a length-delimited field.
+    case truncated
+    /// A varint longer than 10 bytes, or one whose 10th byte overflows 64 bits.
+    case malformedVarint
+    /// A field number, wire type or repetition the fast path leaves to SwiftProtobuf.
+    case unsupported(field: UInt64, wireType: UInt64)
+    /// A packed fixed64 column whose length is not a multiple of 8.
+    case malformedColumn(field: UInt64, bytes: Int)
+    /// A string field (publisher_id, error) that is not valid UTF-8.
+    case invalidUTF8(field: UInt64)
+}
+
+/// The fields of a FrameHeader, with the publisher id left in place in the frame.
+struct HeaderFields {
+    var schemaVersion: UInt32 = 0
+    /// FrameHeader.publisher_id (field 2), still in the received frame.
+    var publisherID = UnsafeRawBufferPointer(start: nil, count: 0)
+    var publisherInstance: UInt64 = 0
+    var sequence: UInt64 = 0
+    var monotonicNs: Int64 = 0
+    var wallNs: Int64 = 0
+    var error = ""
+}
+
+/// Reads the protobuf encoding of the hot messages (FrameHeader, Payload{Sample},
+/// Payload{SampleBatch}) straight from a received frame, without SwiftProtobuf and, for
+/// single samples, without allocating: the counterpart of ``WireWriter``.
+///
+/// It accepts exactly the canonical encodings every protobuf writer produces for these
+/// messages (known fields with their declared wire types, packed columns, scalars repeated
+/// with the last one winning) and throws ``WireDecodingError`` for anything else.
+struct WireReader {
+    private let base: UnsafeRawPointer?
+    private let end: Int
+    private var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        base = bytes.baseAddress
+        end = bytes.count
+    }
+
+    var isAtEnd: Bool { offset >= end }
+
+    @inline(__always)
+    mutating func varint() throws(WireDecodingError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < end, let base else { throw .truncated }
+            let byte = base.load(fromByteOffset: offset, as: UInt8.self)
+            offset += 1
+            if shift == 63 && byte > 1 { throw .malformedVarint }
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+            if shift > 63 { throw .malformedVarint }
+        }
+    }
+
+    @inline(__always)
+    mutating func fixed64() throws(WireDecodingError) -> UInt64 {
+        guard end - offset >= 8, let base else { throw .truncated }
+        let value = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        offset += 8
+        return UInt64(littleEndian: value)
+    }
+
+    /// The bytes of a length-delimited field, after its length.
+    @inline(__always)
+    mutating func delimited() throws(WireDecodingError) -> UnsafeRawBufferPointer {
+        let length = try varint()
+        guard length <= UInt64(end - offset), let base else { throw .truncated }
+        let bytes = UnsafeRawBufferPointer(start: base + offset, count: Int(length))
+        offset += Int(length)
+        return bytes
+    }
+
+    /// The next key as (field number, wire type).
+    @inline(__always)
+    mutating func key() throws(WireDecodingError) -> (field: UInt64, wireType: UInt64) {
+        let key = try varint()
+        return (key >> 3, key & 7)
+    }
+
+    /// A FrameHeader (fields 1–7).
+    static func header(_ bytes: UnsafeRawBufferPointer) throws(WireDecodingError) -> HeaderFields {
+        var reader = WireReader(bytes)
+        var header = HeaderFields()
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.key()
+            switch (field, wireType) {
+            case (1, 0): header.schemaVersion = UInt32(truncatingIfNeeded: try reader.varint())
+            case (2, 2):
+                let id = try reader.delimited()
+                guard String(validating: id, as: UTF8.self) != nil else { throw .invalidUTF8(field: 2) }
+                header.publisherID = id
+            case (3, 1): header.publisherInstance = try reader.fixed64()
+            case (4, 0): header.sequence = try reader.varint()
+            case (5, 1): header.monotonicNs = Int64(bitPattern: try reader.fixed64())
+            case (6, 1): header.wallNs = Int64(bitPattern: try reader.fixed64())
+            case (7, 2):
+                guard let error = String(validating: try reader.delimited(), as: UTF8.self) else { throw .invalidUTF8(field: 7) }
+                header.error = error
+            default: throw .unsupported(field: field, wireType: wireType)
+            }
+        }
+        return header
+    }
+
+    /// A Payload whose one body is a Sample (field 3) or a SampleBatch (field 4); any other
+    /// body, or a body repeated (which protobuf merges), is ``WireDecodingError/unsupported(field:wireType:)``.
+    static func payload(_ bytes: UnsafeRawBufferPointer) throws(WireDecodingError) -> WirePayload.OneOf_Body {
+        var reader = WireReader(bytes)
+        let (field, wireType) = try reader.key()
+        let body = try reader.delimited()
+        guard wireType == 2, reader.isAtEnd else { throw .unsupported(field: field, wireType: wireType) }
+        switch field {
+        case 3: return .sample(try sample(body))
+        case 4: return .batch(try batch(body))
+        default: throw .unsupported(field: field, wireType: wireType)
+        }
+    }
+
+    /// Sample{value = 1 (double), hardware_time_ns = 2, host_time_ns = 3 (sfixed64)}.
+    static func sample(_ bytes: UnsafeRawBufferPointer) throws(WireDecodingError) -> WireSample {
+        var reader = WireReader(bytes)
+        var sample = WireSample()
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.key()
+            guard wireType == 1 else { throw .unsupported(field: field, wireType: wireType) }
+            let value = try reader.fixed64()
+            switch field {
+            case 1: sample.value = Double(bitPattern: value)
+            case 2: sample.hardwareTimeNs = Int64(bitPattern: value)
+            case 3: sample.hostTimeNs = Int64(bitPattern: value)
+            default: throw .unsupported(field: field, wireType: wireType)
+            }
+        }
+        return sample
+    }
+
+    /// SampleBatch{values = 1, hardware_time_ns = 2, host_time_ns = 3}, each a packed fixed64
+    /// column; a column given in several pieces is their concatenation, as protobuf says.
+    static func batch(_ bytes: UnsafeRawBufferPointer) throws(WireDecodingError) -> WireSampleBatch {
+        var reader = WireReader(bytes)
+        var batch = WireSampleBatch()
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.key()
+            guard wireType == 2, (1...3).contains(field) else { throw .unsupported(field: field, wireType: wireType) }
+            let column = try reader.delimited()
+            guard column.count % 8 == 0 else { throw .malformedColumn(field: field, bytes: column.count) }
+            switch field {
+            case 1: appendColumn(column, to: &batch.values) { Double(bitPattern: $0) }
+            case 2: appendColumn(column, to: &batch.hardwareTimeNs) { Int64(bitPattern: $0) }
+            default: appendColumn(column, to: &batch.hostTimeNs) { Int64(bitPattern: $0) }
+            }
+        }
+        return batch
+    }
+
+    /// Appends the little-endian fixed64 entries of `column` (a multiple of 8 bytes) to `array`;
+    /// on a little-endian host a first column is one copy.
+    @inline(__always)
+    private static func appendColumn<T>(_ column: UnsafeRawBufferPointer, to array: inout [T], _ convert: (UInt64) -> T) {
+        let n = column.count / 8
+        guard n > 0, let from = column.baseAddress else { return }
+        if array.isEmpty {
+            array = Array(unsafeUninitializedCapacity: n) { buffer, initialized in
+                #if _endian(little)
+                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: from, byteCount: 8 * n)
+                #else
+                for i in 0..<n { (buffer.baseAddress! + i).initialize(to: convert(UInt64(littleEndian: from.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+                #endif
+                initialized = n
+            }
+        } else {
+            array.reserveCapacity(array.count + n)
+            for i in 0..<n { array.append(convert(UInt64(littleEndian: from.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import SwiftProtobuf
+import Testing
+@testable import Telemetry
+
+/// SplitMix64: a seeded generator, so every fuzz case can be replayed.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// `bytes` read by WireReader as a FrameHeader, in SwiftProtobuf's type (nil when refused).
+private func fastHeader(_ bytes: [UInt8]) -> Result<WireFrameHeader, WireDecodingError> {
+    bytes.withUnsafeBytes { raw in
+        Result { () throws(WireDecodingError) in
+            let fields = try WireReader.header(raw)
+            return WireFrameHeader.with {
+                $0.schemaVersion = fields.schemaVersion
+                $0.publisherID = String(decoding: fields.publisherID, as: UTF8.self)
+                $0.publisherInstance = fields.publisherInstance
+                $0.sequence = fields.sequence
+                $0.monotonicNs = fields.monotonicNs
+                $0.wallNs = fields.wallNs
+                $0.error = fields.error
+            }
+        }
+    }
+}
+
+private func fastPayload(_ bytes: [UInt8]) -> Result<WirePayload, WireDecodingError> {
+    bytes.withUnsafeBytes { raw in
+        Result { () throws(WireDecodingError) in
+            var payload = WirePayload()
+            payload.body = try WireReader.payload(raw)
+            return payload
+        }
+    }
+}
+
+private func encodedHeader(sequence: UInt64 = 1_000_000, id: String = "node1") throws -> [UInt8] {
+    try WireFrameHeader.with {
+        $0.schemaVersion = 1
+        $0.publisherID = id
+        $0.publisherInstance = 0x0123_4567_89AB_CDEF
+        $0.sequence = sequence
+        $0.monotonicNs = 123_456_789
+        $0.wallNs = -42
+    }.serializedBytes()
+}
+
+private func encodedSample() throws -> [UInt8] {
+    try WirePayload.with { $0.sample = WireSample.with { $0.value = 0.01; $0.hardwareTimeNs = 42; $0.hostTimeNs = 1 << 60 } }.serializedBytes()
+}
+
+private func encodedBatch(_ n: Int) throws -> [UInt8] {
+    try WirePayload.with {
+        $0.batch = WireSampleBatch.with {
+            $0.values = (0..<n).map { Double($0) / 3 }
+            $0.hardwareTimeNs = (0..<n).map { Int64($0) - 5 }
+            $0.hostTimeNs = (0..<n).map { Int64($0) << 40 }
+        }
+    }.serializedBytes()
+}
+
+/// Whatever WireReader accepts, SwiftProtobuf decodes to the same message.
+private func expectAgreement(header bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
+    if case .success(let fast) = fastHeader(bytes) {
+        #expect((try? WireFrameHeader(serializedBytes: bytes)) == fast, "\(bytes)", sourceLocation: sourceLocation)
+    }
+}
+
+private func expectAgreement(payload bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
+    if case .success(let fast) = fastPayload(bytes) {
+        #expect((try? WirePayload(serializedBytes: bytes)) == fast, "\(bytes)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite("Hand-written protobuf decoding of the hot messages")
+struct WireDecodingTests {
+    @Test("FrameHeader, Sample and SampleBatch decode to exactly what SwiftProtobuf decodes", arguments: [0, 1, 2, 64, 1000])
+    func agreesWithSwiftProtobuf(batch n: Int) throws {
+        for sequence in [UInt64(1), 127, 128, 1 << 40, .max] {
+            let bytes = try encodedHeader(sequence: sequence, id: "node-α")
+            #expect(try fastHeader(bytes).get() == WireFrameHeader(serializedBytes: bytes))
+        }
+        let sample = try encodedSample()
+        #expect(try fastPayload(sample).get() == WirePayload(serializedBytes: sample))
+        let batch = try encodedBatch(n)
+        #expect(try fastPayload(batch).get() == WirePayload(serializedBytes: batch))
+    }
+
+    @Test("what the publisher writes (WireWriter) reads back field for field")
+    func writerRoundTrip() throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: WireWriter.maximumBatchSize(count: 64), alignment: 8)
+        defer { buffer.deallocate() }
+        let values = (0..<64).map { Double($0) * -0.25 }, hardware = (0..<64).map { Int64($0) }, host = (0..<64).map { Int64($0) * 7 }
+        var writer = WireWriter(buffer)
+        writer.batch(values: values, hardwareTimeNs: hardware, hostTimeNs: host, count: 64)
+        guard case .batch(let batch) = try fastPayload(Array(writer.bytes)).get().body else {
+            Issue.record("not a batch")
+            return
+        }
+        #expect(batch.values == values && batch.hardwareTimeNs == hardware && batch.hostTimeNs == host)
+    }
+
+    @Test("every truncation of a valid message is refused as truncated, never read past its end")
+    func truncations() throws {
+        for bytes in [try encodedHeader(), try encodedSample(), try encodedBatch(3)] {
+            for length in 1..<bytes.count {
+                let prefix = Array(bytes[..<length])
+                expectAgreement(header: prefix)
+                expectAgreement(payload: prefix)
+            }
+        }
+        let sample = try encodedSample()
+        #expect(fastPayload(Array(sample.dropLast())) == .failure(.truncated))
+        #expect(fastPayload([]) == .failure(.truncated))
+    }
+
+    @Test("malformed bytes get the error that names them", arguments: [
+        ([0x08] + [UInt8](repeating: 0xFF, count: 10) + [0x01], WireDecodingError.malformedVarint, "header"),
+        ([0x08, 0x80], .truncated, "header"),
+        ([0x12, 0x05, 0x6E], .truncated, "header"),
+        ([0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F], .truncated, "header"),
+        ([0x12, 0x02, 0xC3, 0x28], .invalidUTF8(field: 2), "header"),
+        ([0x40, 0x01], .unsupported(field: 8, wireType: 0), "header"),
+        ([0x22, 0x03, 0x0A, 0x01, 0x00], .malformedColumn(field: 1, bytes: 1), "payload"),
+        ([0x22, 0x02, 0x09, 0x00], .unsupported(field: 1, wireType: 1), "payload"),
+        ([0x1A, 0x02, 0x08, 0x01], .unsupported(field: 1, wireType: 0), "payload"),
+        ([0x3A, 0x00], .unsupported(field: 7, wireType: 2), "payload"),
+    ] as [([UInt8], WireDecodingError, String)])
+    func malformed(bytes: [UInt8], error: WireDecodingError, kind: String) {
+        switch kind {
+        case "header": #expect(fastHeader(bytes).map { _ in true } == .failure(error))
+        default: #expect(fastPayload(bytes).map { _ in true } == .failure(error))
+        }
+    }
+
+    @Test("fuzz: mutated and random bytes are refused or read exactly as SwiftProtobuf reads them")
+    func fuzz() throws {
+        var random = SplitMix64(state: 0x5EED)
+        let seeds = [try encodedHeader(), try encodedSample(), try encodedBatch(4), try encodedBatch(0)]
+        for round in 0..<20_000 {
+            var bytes: [UInt8]
+            if round % 4 == 3 {
+                bytes = (0..<Int.random(in: 0...48, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            } else {
+                bytes = seeds[round % seeds.count]
+                for _ in 0...Int.random(in: 0...3, using: &random) where !bytes.isEmpty {
+                    let at = Int.random(in: 0..<bytes.count, using: &random)
+                    switch Int.random(in: 0..<3, using: &random) {
+                    case 0: bytes[at] = UInt8.random(in: 0...255, using: &random)
+                    case 1: bytes.remove(at: at)
+                    default: bytes.insert(UInt8.random(in: 0...255, using: &random), at: at)
+                    }
+                }
+            }
+            expectAgreement(header: bytes)
+            expectAgreement(payload: bytes)
+        }
+    }
+
+    @Test("valid encodings the fast path leaves alone still decode, through SwiftProtobuf")
+    func unusualButValid() throws {
+        let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
+        // An unknown header field (a newer publisher) and unpacked columns (a writer that does not pack).
+        var header = try encodedHeader()
+        header += [0x50, 0x07]
+        let payload: [UInt8] = [0x22, 0x1B, 0x09] + [UInt8](repeating: 0, count: 8) + [0x11] + [UInt8](repeating: 0, count: 8) + [0x19] + [UInt8](repeating: 0, count: 8)
+        #expect(fastHeader(header).map { _ in true } == .failure(.unsupported(field: 10, wireType: 0)))
+        #expect(fastPayload(payload).map { _ in true } == .failure(.unsupported(field: 1, wireType: 1)))
+        guard case .message(let message) = subscriber.decode([Array("n/i/c".utf8), header, payload]) else {
+            Issue.record("refused a valid message")
+            return
+        }
+        #expect(message.header == (try WireFrameHeader(serializedBytes: header)))
+        #expect(message.payload == (try WirePayload(serializedBytes: payload)))
+        #expect(message.payload.batch.values == [0])
+    }
+
+    @Test("a subscriber fed fuzzed frames counts garbage and never traps")
+    func subscriberFuzz() throws {
+        let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
+        var random = SplitMix64(state: 42)
+        let header = try encodedHeader(), payload = try encodedBatch(2)
+        var delivered = 0, refused = 0
+        for _ in 0..<5_000 {
+            var frames = [Array("node1/ls372/mxc".utf8), header, payload]
+            let which = Int.random(in: 0..<3, using: &random)
+            if !frames[which].isEmpty {
+                let at = Int.random(in: 0..<frames[which].count, using: &random)
+                frames[which][at] = UInt8.random(in: 0...255, using: &random)
+            }
+            switch subscriber.decode(frames) {
+            case .message(let message):
+                delivered += 1
+                #expect(message.payload == (try? WirePayload(serializedBytes: frames[2])))
+            case .garbage: refused += 1
+            }
+        }
+        #expect(delivered > 0 && refused > 0)
+    }
+}
