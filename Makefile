@@ -17,9 +17,11 @@ run: debian-deps
 	swift build --product qrrm
 	swift run --skip-build qrrm run --station $(STATION)
 
+# The ledger's tests run on SQLite and on PostgreSQL: Tests/support/postgres.sh installs and starts a local
+# server when there is none, and prints the URL they connect to.
 test: debian-deps python-deps
 	swift build --build-tests
-	swift test --skip-build $(SWIFT_TEST_FLAGS)
+	url=$$(Tests/support/postgres.sh) && QRRM_TEST_POSTGRES_URL=$$url swift test --skip-build $(SWIFT_TEST_FLAGS)
 
 build: debian-deps
 	swift build

@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "TelemetryRecording", targets: ["TelemetryRecording"]),
         .library(name: "TelemetryMetrics", targets: ["TelemetryMetrics"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "Ledger", targets: ["Ledger"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // MARK: C modules (system libraries through pkg-config, and the one shim target)
@@ -83,6 +86,18 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
 
+        // MARK: The realm
+        // The signed, hash-chained log every contract writes to: SQLite embedded, PostgreSQL when shared.
+        .target(
+            name: "Ledger",
+            dependencies: [
+                "Quantities",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // MARK: The CLI
         .executableTarget(
             name: "qrrm",
@@ -105,6 +120,7 @@ let package = Package(
         .testTarget(name: "SequencesTests", dependencies: ["Sequences", "HAL", "Quantities"]),
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Emulator", "Drivers", "HAL", "Quantities", "Sequences", "Telemetry", "ZeroMQ"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Quantities"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ZeroMQ"]),
         .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),

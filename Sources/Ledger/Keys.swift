@@ -1,0 +1,133 @@
+import Crypto
+import Foundation
+
+/// What a registered key may do in a realm.
+public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
+    /// Registers and revokes keys; signs the genesis entry.
+    case authority
+    /// A realm process: writes contract entries.
+    case realm
+    /// Signs requests (allocate, confirm, release, bid).
+    case client
+    /// A node, whose announcements and reports the realm records.
+    case node
+    /// Reads and verifies; signs nothing that changes state.
+    case auditor
+
+    public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// An ML-DSA-65 (FIPS 204) public key, as swift-crypto's `MLDSA65.PublicKey` serialises it.
+public struct LedgerPublicKey: Sendable, Hashable, Codable {
+    public let rawRepresentation: Data
+
+    /// Parses a FIPS 204 public key (`MLDSA65.PublicKey(rawRepresentation:)`).
+    public init(rawRepresentation: Data) throws(LedgerError) {
+        do {
+            _ = try MLDSA65.PublicKey(rawRepresentation: rawRepresentation)
+        } catch {
+            throw .invalidKey(source: "public key of \(rawRepresentation.count) bytes",
+                              reason: "not an ML-DSA-65 public key (\(error))")
+        }
+        self.rawRepresentation = rawRepresentation
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(Data.self)
+        do { try self.init(rawRepresentation: raw) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawRepresentation)
+    }
+
+    /// `MLDSA65.PublicKey.isValidSignature(_:for:context:)` over `digest`, in the ledger's context.
+    public func isValidSignature(_ signature: some DataProtocol, for digest: some DataProtocol) -> Bool {
+        guard let key = try? MLDSA65.PublicKey(rawRepresentation: rawRepresentation) else { return false }
+        return key.isValidSignature(signature, for: digest, context: signingContext)
+    }
+}
+
+/// The ML-DSA context string: a signature made for a ledger is worthless anywhere else.
+private let signingContext = Array("qrrm-ledger".utf8)
+
+/// A named ML-DSA-65 private key: a realm's, an authority's or a client's.
+///
+/// Kept on disk as JSON, `{"id": …, "algorithm": "ML-DSA-65", "seed": <base64 of the 32-byte seed>}`,
+/// readable by its owner only.
+public struct LedgerSigningKey: Sendable {
+    public let id: String
+    private let key: MLDSA65.PrivateKey
+
+    /// A fresh key (`MLDSA65.PrivateKey()`).
+    public init(id: String) throws(LedgerError) {
+        do { key = try MLDSA65.PrivateKey() } catch {
+            throw .invalidKey(source: id, reason: "could not generate an ML-DSA-65 key: \(error)")
+        }
+        self.id = id
+    }
+
+    /// The key whose FIPS 204 seed is `seed` (32 bytes).
+    public init(id: String, seed: some DataProtocol) throws(LedgerError) {
+        guard seed.count == 32 else {
+            throw .invalidKey(source: id, reason: "an ML-DSA-65 seed is 32 bytes, got \(seed.count)")
+        }
+        do { key = try MLDSA65.PrivateKey(seedRepresentation: seed, publicKey: nil) } catch {
+            throw .invalidKey(source: id, reason: "not an ML-DSA-65 seed: \(error)")
+        }
+        self.id = id
+    }
+
+    public var publicKey: LedgerPublicKey {
+        // A key swift-crypto just derived always parses.
+        try! LedgerPublicKey(rawRepresentation: key.publicKey.rawRepresentation)
+    }
+
+    /// `MLDSA65.PrivateKey.signature(for:context:)` over `digest`, in the ledger's context.
+    public func sign(_ digest: some DataProtocol) throws(LedgerError) -> Data {
+        do { return try key.signature(for: digest, context: signingContext) } catch {
+            throw .invalidKey(source: id, reason: "signing failed: \(error)")
+        }
+    }
+
+    private struct File: Codable {
+        var id: String
+        var algorithm: String
+        var seed: Data
+    }
+
+    /// The key file's JSON.
+    public func fileContents() -> Data {
+        let file = File(id: id, algorithm: "ML-DSA-65", seed: key.seedRepresentation)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try! encoder.encode(file)
+    }
+
+    /// Writes the key file, readable and writable by its owner only.
+    public func write(to path: String) throws(LedgerError) {
+        guard FileManager.default.createFile(atPath: path, contents: fileContents(), attributes: [.posixPermissions: 0o600]) else {
+            throw .invalidKey(source: path, reason: "could not write the key file")
+        }
+    }
+
+    /// Reads a key file written by `write(to:)`.
+    public init(contentsOf path: String) throws(LedgerError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .invalidKey(source: path, reason: "no such file, or not readable")
+        }
+        let file: File
+        do { file = try JSONDecoder().decode(File.self, from: data) } catch {
+            throw .invalidKey(source: path, reason: "expected {\"id\", \"algorithm\": \"ML-DSA-65\", \"seed\"} JSON: \(error)")
+        }
+        guard file.algorithm == "ML-DSA-65" else {
+            throw .invalidKey(source: path, reason: "algorithm \"\(file.algorithm)\" is not supported; expected \"ML-DSA-65\"")
+        }
+        do { try self.init(id: file.id, seed: file.seed) } catch {
+            throw .invalidKey(source: path, reason: error.description)
+        }
+    }
+}
