@@ -103,7 +103,7 @@ let package = Package(
             name: "qrrm",
             dependencies: [
                 "Quantities", "ZeroMQ", "USB", "GPIO", "HAL", "Drivers", "Runtime", "Emulator", "Sequences", "Telemetry",
-                "TelemetryRecording", "TelemetryMetrics",
+                "TelemetryRecording", "TelemetryMetrics", "Ledger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

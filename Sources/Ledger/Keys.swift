@@ -131,3 +131,36 @@ public struct LedgerSigningKey: Sendable {
         }
     }
 }
+
+/// A public key file, `{"id": …, "algorithm": "ML-DSA-65", "publicKey": <base64>}`: what a client hands the
+/// realm's authority to be registered.
+public struct PublicKeyFile: Codable, Sendable, Equatable {
+    public var id: String
+    public var algorithm: String
+    public var publicKey: LedgerPublicKey
+
+    public init(_ key: LedgerSigningKey) {
+        id = key.id
+        algorithm = "ML-DSA-65"
+        publicKey = key.publicKey
+    }
+
+    public func contents() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try! encoder.encode(self)
+    }
+
+    /// Reads a public key file, naming the file in any error.
+    public init(contentsOf path: String) throws(LedgerError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .invalidKey(source: path, reason: "no such file, or not readable")
+        }
+        do { self = try JSONDecoder().decode(PublicKeyFile.self, from: data) } catch {
+            throw .invalidKey(source: path, reason: "expected {\"id\", \"algorithm\": \"ML-DSA-65\", \"publicKey\"} JSON: \(error)")
+        }
+        guard algorithm == "ML-DSA-65" else {
+            throw .invalidKey(source: path, reason: "algorithm \"\(algorithm)\" is not supported; expected \"ML-DSA-65\"")
+        }
+    }
+}
