@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "TelemetryRecording", targets: ["TelemetryRecording"]),
         .library(name: "TelemetryMetrics", targets: ["TelemetryMetrics"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "Allocation", targets: ["Allocation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -83,6 +84,10 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
 
+        // MARK: The realm
+        // The allocation contract: a pure, deterministic state machine the realm replays from its ledger.
+        .target(name: "Allocation", dependencies: ["Quantities"]),
+
         // MARK: The CLI
         .executableTarget(
             name: "qrrm",
@@ -105,6 +110,7 @@ let package = Package(
         .testTarget(name: "SequencesTests", dependencies: ["Sequences", "HAL", "Quantities"]),
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Emulator", "Drivers", "HAL", "Quantities", "Sequences", "Telemetry", "ZeroMQ"]),
+        .testTarget(name: "AllocationTests", dependencies: ["Allocation", "Quantities"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ZeroMQ"]),
         .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),
