@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "TelemetryMetrics", targets: ["TelemetryMetrics"]),
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "Ledger", targets: ["Ledger"]),
+        .library(name: "Allocation", targets: ["Allocation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -97,6 +98,8 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The allocation contract: a pure, deterministic state machine the realm replays from its ledger.
+        .target(name: "Allocation", dependencies: ["Quantities"]),
 
         // MARK: The CLI
         .executableTarget(
@@ -121,6 +124,7 @@ let package = Package(
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Emulator", "Drivers", "HAL", "Quantities", "Sequences", "Telemetry", "ZeroMQ"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Quantities"]),
+        .testTarget(name: "AllocationTests", dependencies: ["Allocation", "Quantities"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ZeroMQ"]),
         .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),

@@ -1,0 +1,109 @@
+import Quantities
+
+/// A request waiting in the realm's queue.
+public struct PendingRequest: Codable, Equatable, Sendable {
+    /// The realm's id for it; the last tie-break.
+    public var id: String
+    public var client: String
+    public var request: AllocationRequest
+    @RFC3339Coded public var submittedAt: Timestamp
+
+    public init(id: String, client: String, request: AllocationRequest, submittedAt: Timestamp) {
+        self.id = id
+        self.client = client
+        self.request = request
+        self.submittedAt = submittedAt
+    }
+}
+
+/// What `admit` decided for one pending request.
+public struct Admission: Equatable, Sendable {
+    public let request: PendingRequest
+    /// Its scheduling priority when the batch was ordered.
+    public let priority: Double
+    /// The quote to confirm, or why it cannot be served now.
+    public let outcome: Result<Quote, AllocationError>
+}
+
+extension AllocationState {
+    /// A client's past usage in resource-seconds, each use decayed by its age with the configured half-life
+    /// (a use that ended one half-life ago counts half). Uses still running count in full up to `time`.
+    public func effectiveUsage(of client: String, at time: Timestamp) -> Double {
+        let halfLife = Double(configuration.usageHalfLifeSeconds)
+        var usage = 0.0
+        for allocation in allocations where allocation.client == client {
+            for meter in allocation.meters {
+                let held = meter.heldNanoseconds(upTo: time)
+                guard held > 0 else { continue }
+                let ended = min(meter.until, time)
+                let age = Double(time.nanoseconds(since: ended)) / 1e9
+                usage += Double(held) / 1e9 * exp2Negative(age / halfLife)
+            }
+        }
+        return usage
+    }
+
+    /// Slurm's classic fair-share factor F = 2^(−U/S): U is the client's share of all clients' effective
+    /// usage, S its share of all shares (default 1 each), over the clients with usage or shares and those
+    /// in `peers`. F is 1 for a client that has used nothing and ½ for one that used exactly its share.
+    public func fairShareFactor(of client: String, at time: Timestamp, peers: [String] = []) -> Double {
+        var clients = Set(peers + [client] + shares.keys)
+        for allocation in allocations {
+            clients.insert(allocation.client)
+        }
+        let names = clients.sorted()
+        let usages = names.map { effectiveUsage(of: $0, at: time) }
+        let totalUsage = usages.reduce(0, +)
+        let totalShares = names.reduce(0) { $0 + (shares[$1] ?? 1) }
+        guard totalUsage > 0 else { return 1 }
+        let usage = usages[names.firstIndex(of: client)!] / totalUsage
+        let share = Double(shares[client] ?? 1) / Double(totalShares)
+        return exp2Negative(usage / share)
+    }
+
+    /// The multifactor priority of a pending request (Slurm's style): fair-share weight × F + priority
+    /// weight × class factor (low 0.25 … critical 1) + age weight × min(wait / max age, 1).
+    public func schedulingPriority(of pending: PendingRequest, at time: Timestamp, peers: [String] = []) -> Double {
+        let waited = Double(max(0, time.nanoseconds(since: pending.submittedAt))) / 1e9
+        let age = min(waited / Double(configuration.maxAgeSeconds), 1)
+        return configuration.fairShareWeight * fairShareFactor(of: pending.client, at: time, peers: peers)
+            + configuration.priorityWeight * pending.request.priority.factor
+            + configuration.ageWeight * age
+    }
+
+    /// Orders a batch of competing requests by scheduling priority (ties: earlier submission, then id) and
+    /// quotes them in that order, each against the state with the ones before it confirmed, so later
+    /// requests backfill around earlier ones and never delay them. Pure: the realm confirms the admitted
+    /// quotes by applying `.confirmed` events in the returned order.
+    public func admit(_ batch: [PendingRequest], at time: Timestamp) -> [Admission] {
+        let peers = batch.map(\.client)
+        let ranked = batch.map { ($0, schedulingPriority(of: $0, at: time, peers: peers)) }.sorted { a, b in
+            if a.1 != b.1 { return a.1 > b.1 }
+            if a.0.submittedAt != b.0.submittedAt { return a.0.submittedAt < b.0.submittedAt }
+            return a.0.id < b.0.id
+        }
+        var scratch = self
+        var admissions: [Admission] = []
+        for (pending, priority) in ranked {
+            let outcome: Result<Quote, AllocationError>
+            do {
+                let quote = try scratch.quote(pending.request, client: pending.client, at: time)
+                try scratch.apply(.confirmed(quote), at: time)
+                outcome = .success(quote)
+            } catch {
+                outcome = .failure(error)
+            }
+            admissions.append(Admission(request: pending, priority: priority, outcome: outcome))
+        }
+        return admissions
+    }
+}
+
+/// Jain's fairness index (Σx)² / (n·Σx²): 1 when all get the same, 1/n when one gets everything.
+/// It is 1 for an empty list or all zeros.
+public func jainFairnessIndex(_ xs: [Double]) -> Double {
+    let sum = xs.reduce(0, +)
+    let sumOfSquares = xs.reduce(0) { $0 + $1 * $1 }
+    guard sumOfSquares > 0 else { return 1 }
+    return sum * sum / (Double(xs.count) * sumOfSquares)
+}
