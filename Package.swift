@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "Allocation", targets: ["Allocation"]),
+        .library(name: "Realm", targets: ["Realm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -100,6 +101,9 @@ let package = Package(
             ]),
         // The allocation contract: a pure, deterministic state machine the realm replays from its ledger.
         .target(name: "Allocation", dependencies: ["Quantities"]),
+        // The realm: contracts over the ledger, serving clients, reaching nodes only over the wire.
+        .target(name: "Realm", dependencies: ["Allocation", "Ledger", "Quantities", "Telemetry", "ZeroMQ",
+                                              .product(name: "Logging", package: "swift-log")]),
 
         // MARK: The CLI
         .executableTarget(
@@ -124,6 +128,7 @@ let package = Package(
         .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Emulator", "Drivers", "HAL", "Quantities", "Sequences", "Telemetry", "ZeroMQ"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Quantities"]),
+        .testTarget(name: "RealmTests", dependencies: ["Realm", "Allocation", "Ledger", "Quantities", "Telemetry", "ZeroMQ"]),
         .testTarget(name: "AllocationTests", dependencies: ["Allocation", "Quantities"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ZeroMQ"]),

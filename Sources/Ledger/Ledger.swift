@@ -23,7 +23,9 @@ public actor Ledger<State: LedgerState> {
         var kind: String
         var payload: Data
         var request: SignedRequest?
-        var continuation: CheckedContinuation<Result<LedgerEntry, LedgerError>, Never>
+        /// Reads what the caller wants to know from the state just after the entry is applied.
+        var reading: @Sendable (State) -> any Sendable
+        var continuation: CheckedContinuation<Result<(LedgerEntry, any Sendable), LedgerError>, Never>
     }
 
     /// Opens the ledger in `store`, replaying and checking every entry, to write as `signer`
@@ -95,8 +97,18 @@ public actor Ledger<State: LedgerState> {
     /// Appends one entry of `contract` with `payload` (canonical JSON), on behalf of `request`'s client when
     /// there is one, and returns it as stored. The request's signature is checked before queueing, outside
     /// the actor, so many clients' signatures verify at once; its key, role and nonce when it is applied.
+    @discardableResult
     public nonisolated func submit(contract: String, kind: String, payload: Data,
                                    request: SignedRequest? = nil) async throws(LedgerError) -> LedgerEntry {
+        try await submit(contract: contract, kind: kind, payload: payload, request: request) { _ in () }.entry
+    }
+
+    /// Appends one entry as `submit(contract:kind:payload:request:)` does, and also returns `reading` of the
+    /// state just after the entry was applied (and before any later entry), e.g. the grant it made.
+    public nonisolated func submit<Value: Sendable>(
+        contract: String, kind: String, payload: Data, request: SignedRequest? = nil,
+        reading: @escaping @Sendable (State) -> Value
+    ) async throws(LedgerError) -> (entry: LedgerEntry, value: Value) {
         if let request {
             guard let registration = await keys.registration(request.client) else {
                 throw .invalidRequest(client: request.client, reason: "no such key is registered")
@@ -105,12 +117,15 @@ public actor Ledger<State: LedgerState> {
                 throw .invalidRequest(client: request.client, reason: "the signature does not verify against its registered ML-DSA-65 key")
             }
         }
-        return try await enqueue(contract: contract, kind: kind, payload: payload, request: request).get()
+        let (entry, value) = try await enqueue(contract: contract, kind: kind, payload: payload, request: request, reading: reading).get()
+        return (entry, value as! Value)  // `reading` produced it
     }
 
-    private func enqueue(contract: String, kind: String, payload: Data, request: SignedRequest?) async -> Result<LedgerEntry, LedgerError> {
+    private func enqueue(contract: String, kind: String, payload: Data, request: SignedRequest?,
+                         reading: @escaping @Sendable (State) -> any Sendable) async -> Result<(LedgerEntry, any Sendable), LedgerError> {
         await withCheckedContinuation { continuation in
-            queue.append(Submission(contract: contract, kind: kind, payload: payload, request: request, continuation: continuation))
+            queue.append(Submission(contract: contract, kind: kind, payload: payload, request: request, reading: reading,
+                                    continuation: continuation))
             if !draining {
                 draining = true
                 Task { await self.drain() }
@@ -133,6 +148,7 @@ public actor Ledger<State: LedgerState> {
         let before = replica
         var accepted: [Submission] = []
         var entries: [LedgerEntry] = []
+        var values: [any Sendable] = []
         for submission in group {
             let previous = replica.head!
             let now = clock()
@@ -145,6 +161,7 @@ public actor Ledger<State: LedgerState> {
                 try replica.apply(entry, signaturesVerified: true)
                 accepted.append(submission)
                 entries.append(entry)
+                values.append(submission.reading(replica.state))
             } catch {
                 submission.continuation.resume(returning: .failure(error))
             }
@@ -154,7 +171,7 @@ public actor Ledger<State: LedgerState> {
             let signed = try await sign(entries)
             try await store.append(signed, after: before.head)
             for (index, submission) in accepted.enumerated() {
-                submission.continuation.resume(returning: .success(signed[index]))
+                submission.continuation.resume(returning: .success((signed[index], values[index])))
             }
         } catch {
             replica = before

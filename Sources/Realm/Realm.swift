@@ -1,0 +1,132 @@
+import Allocation
+import Foundation
+import Ledger
+import Quantities
+
+/// One realm process: quotes and grants allocations for its clients, writing every grant, release and
+/// node event to the shared ledger. Several processes may serve one realm (a PostgreSQL ledger): the
+/// ledger's conditional appends make sure no two of them grant the same resource.
+public actor Realm {
+    public let ledger: Ledger<RealmState>
+    private let clock: @Sendable () -> Timestamp
+    /// Quotes issued here and not yet confirmed, by id.
+    private var openQuotes: [String: Quote] = [:]
+    /// Called after an allocation is confirmed or ends: the node links reserve and release on the nodes.
+    private var observers: [@Sendable (RealmChange) async -> Void] = []
+
+    public init(ledger: Ledger<RealmState>, clock: @escaping @Sendable () -> Timestamp = { .now() }) {
+        self.ledger = ledger
+        self.clock = clock
+    }
+
+    /// The allocation contract's state, as of the last entry this process has seen.
+    public var state: AllocationState {
+        get async { await ledger.state.allocation }
+    }
+
+    /// Registers `observer` for allocation changes.
+    public func onChange(_ observer: @escaping @Sendable (RealmChange) async -> Void) {
+        observers.append(observer)
+    }
+
+    /// Prices `request` for `client`: the resources, nodes, start time and price the contract would grant.
+    /// Pure: nothing is written until the client confirms.
+    public func quote(_ request: AllocationRequest, client: String) async throws(RealmError) -> Quote {
+        guard await ledger.keys.registration(client)?.has(.client) == true else {
+            throw .ledger(.invalidRequest(client: client, reason: "no client key \"\(client)\" is registered in this realm"))
+        }
+        do { try await ledger.catchUp() } catch { throw RealmError(error) }
+        let quote: Quote
+        do { quote = try await ledger.state.allocation.quote(request, client: client, at: clock()) } catch {
+            throw .allocation(error)
+        }
+        let now = clock()
+        openQuotes = openQuotes.filter { $0.value.expiry > now }
+        openQuotes[quote.id] = quote
+        return quote
+    }
+
+    /// Confirms a quote: `signed` is the client's signed `ClientAction.confirm`. Returns the allocation.
+    public func confirm(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
+        guard case .confirm(let id) = try Self.action(in: signed) else {
+            throw .badRequest("confirm needs a signed {\"confirm\": {\"quote\": …}} action")
+        }
+        guard let quote = openQuotes[id], quote.client == signed.client else { throw .unknownQuote(id) }
+        let granted = try await submit(.confirmed(quote), request: signed) { state in
+            state.allocation.allocations.last { $0.quote == quote.id }
+        }.value
+        openQuotes[id] = nil
+        guard let allocation = granted else { throw .badRequest("quote \(id) was confirmed but granted no allocation") }
+        await notify(.confirmed(allocation))
+        return allocation
+    }
+
+    /// Releases an allocation: `signed` is the client's signed `ClientAction.release`.
+    public func release(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
+        guard case .release(let id) = try Self.action(in: signed) else {
+            throw .badRequest("release needs a signed {\"release\": {\"allocation\": …}} action")
+        }
+        let allocation = try await submit(.released(allocation: id, by: signed.client), request: signed) { state in
+            try? state.allocation.allocation(id)
+        }.value
+        guard let allocation else { throw .allocation(.unknownAllocation(id)) }
+        await notify(.ended(allocation))
+        return allocation
+    }
+
+    /// Shares an allocation with other parties: `signed` is the client's signed `ClientAction.share`.
+    public func share(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
+        guard case .share(let id, let grants) = try Self.action(in: signed) else {
+            throw .badRequest("share needs a signed {\"share\": {\"allocation\": …, \"grants\": …}} action")
+        }
+        let allocation = try await submit(.groupShared(allocation: id, by: signed.client, grants: grants), request: signed) { state in
+            try? state.allocation.allocation(id)
+        }.value
+        guard let allocation else { throw .allocation(.unknownAllocation(id)) }
+        return allocation
+    }
+
+    /// The allocation `id` as the ledger has it.
+    public func allocation(_ id: String) async throws(RealmError) -> Allocation {
+        do { try await ledger.catchUp() } catch { throw RealmError(error) }
+        do { return try await ledger.state.allocation.allocation(id) } catch { throw .allocation(error) }
+    }
+
+    /// Writes one of the realm's own events: a node announced, lost or observed, a limit or a price set.
+    /// When a node is lost, the allocations that held its resources are reported lost to the observers.
+    @discardableResult
+    public func record(_ event: AllocationEvent) async throws(RealmError) -> LedgerEntry {
+        guard case .nodeLost(let node) = event else { return try await submit(event, request: nil) { _ in () }.entry }
+        let hit = await ledger.state.allocation.allocations.filter { $0.status.isLive && $0.nodes.contains(node) }.map(\.id)
+        let (entry, lost) = try await submit(event, request: nil) { state in hit.compactMap { try? state.allocation.allocation($0) } }
+        for allocation in lost { await notify(.lost(allocation)) }
+        return entry
+    }
+
+    private func submit<Value: Sendable>(_ event: AllocationEvent, request: SignedRequest?,
+                                         reading: @escaping @Sendable (RealmState) -> Value) async throws(RealmError) -> (entry: LedgerEntry, value: Value) {
+        do {
+            return try await ledger.submit(contract: RealmState.allocationContract, kind: event.kind,
+                                           payload: canonicalJSON(event), request: request, reading: reading)
+        } catch {
+            throw RealmError(error)
+        }
+    }
+
+    private static func action(in signed: SignedRequest) throws(RealmError) -> ClientAction {
+        do { return try JSONDecoder().decode(ClientAction.self, from: signed.body) } catch {
+            throw .badRequest("the signed body is not a client action (confirm, release or share): \(error)")
+        }
+    }
+
+    private func notify(_ change: RealmChange) async {
+        for observer in observers { await observer(change) }
+    }
+}
+
+/// An allocation change the nodes must hear about.
+public enum RealmChange: Sendable {
+    case confirmed(Allocation)
+    case ended(Allocation)
+    case lost(Allocation)
+}

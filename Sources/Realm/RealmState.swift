@@ -1,0 +1,99 @@
+import Allocation
+import Foundation
+import Ledger
+
+/// What a client signs: the action it takes on the allocation contract. The realm carries the signed
+/// action inside the entry that applies it, so the log alone proves each client asked for what it got.
+public enum ClientAction: Codable, Equatable, Sendable {
+    /// Accept quote `quote` as offered.
+    case confirm(quote: String)
+    /// End allocation `allocation` (the holder, or a party with the release right).
+    case release(allocation: String)
+    /// Share allocation `allocation` with other parties.
+    case share(allocation: String, grants: [PartyRights])
+
+    /// The canonical JSON the client signs.
+    public var body: Data { canonicalJSON(self) }
+}
+
+/// Why the realm's replayed state refuses an entry.
+public enum RealmRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The allocation contract's own refusal.
+    case allocation(AllocationError)
+    /// The entry is not an allocation event, or its signed request does not match it.
+    case malformed(String)
+
+    public var description: String {
+        switch self {
+        case .allocation(let error): error.description
+        case .malformed(let reason): reason
+        }
+    }
+}
+
+/// The realm's contracts, replayed from its ledger: the allocation contract now; state tracking, the
+/// entanglement network and decoherence prevention hang off the same state later.
+public struct RealmState: LedgerState, Equatable {
+    public static let allocationContract = "allocation"
+
+    public private(set) var allocation = AllocationState()
+
+    public init() {}
+
+    /// Applies an allocation event. Client actions (confirm, release, share) must carry the client's
+    /// signed request for exactly that action; everything else (node announcements and losses,
+    /// observations, limits, prices) is the realm's own and carries none.
+    public mutating func apply(_ entry: LedgerEntry, keys: KeyRegistry) throws(RealmRefusal) {
+        guard entry.contract == Self.allocationContract else {
+            throw .malformed("entry \(entry.sequence): no contract \"\(entry.contract)\" in this realm")
+        }
+        let event: AllocationEvent
+        do { event = try JSONDecoder().decode(AllocationEvent.self, from: entry.payload) } catch {
+            throw .malformed("entry \(entry.sequence): its payload is not an allocation event: \(error)")
+        }
+        let expected: (client: String, action: ClientAction)?
+        switch event {
+        case .confirmed(let quote): expected = (quote.client, .confirm(quote: quote.id))
+        case .released(let id, let party): expected = (party, .release(allocation: id))
+        case .groupShared(let id, let party, let grants): expected = (party, .share(allocation: id, grants: grants))
+        default: expected = nil
+        }
+        switch (expected, entry.request) {
+        case (nil, nil): break
+        case (nil, .some(let request)):
+            throw .malformed("entry \(entry.sequence): \(entry.kind) is the realm's own event, but carries a request from \(request.client)")
+        case (.some(let expected), nil):
+            throw .malformed("entry \(entry.sequence): \(entry.kind) needs \(expected.client)'s signed request, and carries none")
+        case (.some(let expected), .some(let request)):
+            guard request.client == expected.client,
+                  (try? JSONDecoder().decode(ClientAction.self, from: request.body)) == expected.action
+            else {
+                throw .malformed("entry \(entry.sequence): \(entry.kind) does not match the request \(request.client) signed")
+            }
+        }
+        do { try allocation.apply(event, at: entry.timestamp) } catch { throw .allocation(error) }
+    }
+}
+
+extension AllocationEvent {
+    /// The entry kind: "allocation." and the event's case.
+    var kind: String {
+        let name: String = switch self {
+        case .nodeAnnounced: "nodeAnnounced"
+        case .resourceObserved: "resourceObserved"
+        case .nodeLost: "nodeLost"
+        case .retired: "retired"
+        case .resetCompleted: "resetCompleted"
+        case .confirmed: "confirmed"
+        case .released: "released"
+        case .groupShared: "groupShared"
+        case .limitsSet: "limitsSet"
+        case .quotaSet: "quotaSet"
+        case .sharesSet: "sharesSet"
+        case .priceUpdated: "priceUpdated"
+        case .powerReported: "powerReported"
+        case .auctionCleared: "auctionCleared"
+        }
+        return "allocation." + name
+    }
+}
