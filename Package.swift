@@ -110,7 +110,7 @@ let package = Package(
             name: "qrrm",
             dependencies: [
                 "Quantities", "ZeroMQ", "USB", "GPIO", "HAL", "Drivers", "Runtime", "Emulator", "Sequences", "Telemetry",
-                "TelemetryRecording", "TelemetryMetrics", "Ledger",
+                "TelemetryRecording", "TelemetryMetrics", "Ledger", "Allocation", "Realm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -135,7 +135,8 @@ let package = Package(
         .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),
         .testTarget(name: "TelemetryMetricsTests", dependencies: ["TelemetryMetrics", "Telemetry"]),
         .testTarget(
-            name: "InteropTests", dependencies: ["ZeroMQ", "Drivers", "Emulator", "HAL", "Quantities", "Sequences", "Telemetry", "TelemetryRecording"], path: "Tests/Interop",
+            name: "InteropTests", dependencies: ["ZeroMQ", "Drivers", "Emulator", "HAL", "Quantities", "Sequences", "Telemetry", "TelemetryRecording",
+                                                 "Ledger", "Allocation", "Realm"], path: "Tests/Interop",
             exclude: ["python", "requirements.txt"]),
     ],
     swiftLanguageModes: [.v6]

@@ -110,7 +110,7 @@ public final class ExperimentHost: NodeExperimentHost {
     public func runNow(_ name: String, qubit: String, plan: ExperimentPlan, owner: String = "run plan") throws(ExperimentError) -> ExperimentResult {
         guard let bench = benches[qubit] else { throw .unknownQubit(name: qubit, reason: "not on this station") }
         let id = try register(name, qubit: qubit, owner: owner)
-        defer { finished.withLock { $0[id]?.signal() } }
+        defer { _ = finished.withLock { $0[id]?.signal() } }
         return try execute(id, plan: plan, bench: bench)
     }
 
@@ -181,7 +181,7 @@ public final class ExperimentHost: NodeExperimentHost {
         let id: String
         do { id = try register(experiment, qubit: qubit, owner: owner) } catch { throw CommandFailure(.busy, error.description) }
         let thread = Thread { [self] in
-            defer { finished.withLock { $0[id]?.signal() } }
+            defer { _ = finished.withLock { $0[id]?.signal() } }
             if experiment == "protect" {
                 // Protection repeats refresh cycles until it is stopped or aborted.
                 while abortReason(id) == nil { if (try? execute(id, plan: plan, bench: bench)) == nil { break } }

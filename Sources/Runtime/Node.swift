@@ -165,6 +165,16 @@ public final class Node: Sendable {
             pi.value = qubit.piPulse
             pi.unit = "s"
             wire.properties = [rabi, pi]
+            if let advertised = qubit.advertised {
+                for (name, value, unit) in [("coherenceTime", advertised.coherenceTime, "s"), ("fidelity", advertised.fidelity, ""),
+                                            ("entanglementReady", advertised.entanglementReady ? 1 : 0, "")] {
+                    var quantity = WireQuantity()
+                    quantity.name = name
+                    quantity.value = value
+                    quantity.unit = unit
+                    wire.properties.append(quantity)
+                }
+            }
             return wire
         }
         return announcement

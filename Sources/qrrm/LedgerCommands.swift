@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Realm
 
 /// Where a ledger lives, as every `qrrm ledger` and `qrrm realm` command takes it.
 struct LedgerLocation: ParsableArguments {
@@ -106,7 +107,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try await location.open()
-            let report = try await LedgerVerifier.verify(store, state: NoContracts.self)
+            let report = try await LedgerVerifier.verify(store, state: RealmState.self)
             if let bad = report.firstBadEntry {
                 print("\(store.backend): entry \(bad.sequence) is bad: \(bad.reason) (\(report.verifiedEntries) entries before it verify)")
                 throw ExitCode.failure

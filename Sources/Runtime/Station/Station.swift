@@ -110,6 +110,16 @@ public struct Station: Sendable {
         public var marker: (channel: Int, number: Int)
         /// The readout's calibrated assignment fidelities [F₀, F₁], when given: results are corrected for them.
         public var fidelity: (ground: Double, excited: Double)?
+        /// What the node offers the realm for this qubit (`advertise:`), announced on telemetry.
+        public var advertised: Advertised?
+    }
+
+    /// A qubit's advertised properties: the coherence time and fidelity the lab stands behind, and whether
+    /// it can take part in entanglement. The realm allocates by them and reclassifies when measurements fall short.
+    public struct Advertised: Sendable, Equatable {
+        public var coherenceTime: Double
+        public var fidelity: Double
+        public var entanglementReady: Bool
     }
 
     public enum Severity: String, Sendable, CaseIterable { case info, warning, error, critical }
@@ -458,7 +468,7 @@ extension Station {
         return LineEntry(name: try m.required("name").string(), resource: resource, role: role)
     }
 
-    static let qubitKeys = ["drive", "readout"]
+    static let qubitKeys = ["drive", "readout", "advertise"]
 
     static func qubit(_ item: YAMLValue, instruments: [String: InstrumentEntry]) throws(ProfileError) -> QubitEntry {
         let m = try item.mapping(allowed: ["name"] + qubitKeys)
@@ -483,6 +493,14 @@ extension Station {
             guard f.ground + f.excited > 1 else { throw value.error("assignment fidelities must sum to more than 1, got \(f.ground) + \(f.excited)") }
             return f
         }
+        let advertised = try m.optional("advertise").map { (value) throws(ProfileError) -> Advertised in
+            let a = try value.mapping(allowed: ["coherence", "fidelity", "entanglementReady"])
+            let coherence = try a.required("coherence")
+            let seconds = try coherence.quantity(TimeDimension.self).siValue
+            guard seconds > 0 else { throw coherence.error("expected a positive coherence time, e.g. 80us") }
+            return Advertised(coherenceTime: seconds, fidelity: try a.required("fidelity").fraction(),
+                              entanglementReady: try a.optional("entanglementReady")?.boolean() ?? false)
+        }
         return QubitEntry(
             name: try m.required("name").string(), generator: generator,
             iChannel: try drive.optional("i")?.integer(in: 1...8) ?? 1, qChannel: try drive.optional("q")?.integer(in: 1...8) ?? 2,
@@ -491,7 +509,7 @@ extension Station {
             readout: scope, tone: try readout.required("tone").quantity(FrequencyDimension.self).siValue,
             ground: try Self.point(try readout.required("ground")), excited: try Self.point(try readout.required("excited")),
             marker: (try marker?.optional("channel")?.integer(in: 1...8) ?? 1, try marker?.optional("number")?.integer(in: 1...4) ?? 1),
-            fidelity: fidelity)
+            fidelity: fidelity, advertised: advertised)
     }
 
     /// An IQ centre `[i, q]`, each a voltage.

@@ -1,0 +1,241 @@
+import Allocation
+import Foundation
+import Logging
+import Quantities
+import Synchronization
+import Telemetry
+import ZeroMQ
+
+/// Where a node is: its telemetry, snapshot and command endpoints, and the site the realm lists it at.
+/// Written as `telemetry=tcp://h:5556,snapshot=tcp://h:5557,commands=tcp://h:5558,location=Delft B1`.
+public struct NodeEndpoints: Sendable, Equatable {
+    public var telemetry: String
+    public var snapshot: String
+    public var commands: String?
+    public var location: String
+
+    public init(telemetry: String, snapshot: String, commands: String?, location: String) {
+        self.telemetry = telemetry
+        self.snapshot = snapshot
+        self.commands = commands
+        self.location = location
+    }
+
+    public init(parsing text: String) throws(RealmError) {
+        var fields: [String: String] = [:]
+        for part in text.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, ["telemetry", "snapshot", "commands", "location"].contains(pair[0]), fields[pair[0]] == nil else {
+                throw .badRequest("node \"\(text)\": \"\(part)\" is not one of telemetry=, snapshot=, commands=, location= (each once)")
+            }
+            fields[pair[0]] = pair[1]
+        }
+        guard let telemetry = fields["telemetry"], let snapshot = fields["snapshot"] else {
+            throw .badRequest("node \"\(text)\": telemetry= and snapshot= are required")
+        }
+        self.init(telemetry: telemetry, snapshot: snapshot, commands: fields["commands"], location: fields["location"] ?? "unspecified")
+    }
+}
+
+/// The realm's view of its nodes, over the wire only: each node's snapshot gives its announcement (the
+/// inventory), its heartbeats say it is alive, its experiment results re-measure its qubits' coherence,
+/// and its command endpoint holds a lease on every qubit the realm grants.
+///
+/// A node silent for longer than `lossTimeout` (or three heartbeat intervals, if longer) is recorded lost;
+/// when it comes back, it is announced again.
+public final class NodeLinks: Sendable {
+    private let realm: Realm
+    private let nodes: [NodeEndpoints]
+    private let security: TelemetryClientSecurity
+    private let lossTimeout: Duration
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let threads = Mutex<[DispatchSemaphore]>([])
+    /// Node id → its endpoints, once its snapshot has arrived.
+    private let known = Mutex<[String: NodeEndpoints]>([:])
+    /// Allocation id → (node → lease id) of the leases held for it.
+    private let leases = Mutex<[String: [String: String]]>([:])
+
+    public init(realm: Realm, nodes: [NodeEndpoints], security: TelemetryClientSecurity = .plaintext,
+                lossTimeout: Duration = .seconds(3), logger: Logger = Logger(label: "qrrm.realm.nodes")) {
+        self.realm = realm
+        self.nodes = nodes
+        self.security = security
+        self.lossTimeout = lossTimeout
+        self.logger = logger
+    }
+
+    /// Starts one watcher thread per node and holds leases for the realm's grants.
+    public func start() async {
+        // Off the confirm path: a grant is answered at once, and the lease follows (at the window's start).
+        await realm.onChange { [self] change in Task { await self.apply(change) } }
+        for node in nodes {
+            let done = DispatchSemaphore(value: 0)
+            threads.withLock { $0.append(done) }
+            let thread = Thread { [self] in
+                watch(node)
+                done.signal()
+            }
+            thread.name = "qrrm-node-link"
+            thread.start()
+        }
+    }
+
+    /// Stops the watchers and waits for them.
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        for done in threads.withLock({ $0 }) { done.wait() }
+    }
+
+    // MARK: Watching a node
+
+    private func watch(_ endpoints: NodeEndpoints) {
+        while !stopping.load(ordering: .acquiring) {
+            guard let (node, subscriber, interval) = connect(endpoints) else { continue }
+            var lastHeard = ContinuousClock.now
+            var heartbeatInterval = interval
+            while !stopping.load(ordering: .acquiring) {
+                let message: TelemetryMessage?
+                do { message = try subscriber.receive(wait: .timeout(.milliseconds(100))) } catch {
+                    logger.warning("node \(node): \(error)")
+                    continue
+                }
+                if let message {
+                    lastHeard = .now
+                    switch message.payload.body {
+                    case .heartbeat(let heartbeat): heartbeatInterval = .seconds(max(0.001, heartbeat.intervalS))
+                    case .result(let result): observe(result, on: node, topic: message.topic)
+                    default: break
+                    }
+                }
+                if ContinuousClock.now - lastHeard > max(lossTimeout, heartbeatInterval * 3) {
+                    logger.warning("node \(node) silent since \(ContinuousClock.now - lastHeard): recording it lost")
+                    record(.nodeLost(node: node))
+                    break  // back to connect: a node that returns is announced again
+                }
+            }
+        }
+    }
+
+    /// Fetches the node's snapshot, announces it, and subscribes to its heartbeats and results.
+    private func connect(_ endpoints: NodeEndpoints) -> (String, TelemetrySubscriber, Duration)? {
+        let snapshot: WireSnapshot
+        do { snapshot = try TelemetrySnapshotClient.fetch(from: endpoints.snapshot, security: security, timeout: .seconds(1)) } catch {
+            logger.debug("node at \(endpoints.snapshot): \(error)")
+            Thread.sleep(forTimeInterval: 0.2)
+            return nil
+        }
+        let node = snapshot.announcement.nodeID
+        known.withLock { $0[node] = endpoints }
+        record(.nodeAnnounced(Self.announcement(snapshot.announcement, location: endpoints.location)))
+        do {
+            let subscriber = try TelemetrySubscriber(
+                connectingTo: [endpoints.telemetry], prefixes: ["\(node)/_node/heartbeat", "\(node)/_experiment/"],
+                security: security, keepingFrames: false)
+            return (node, subscriber, .seconds(1))
+        } catch {
+            logger.warning("node \(node): cannot subscribe to \(endpoints.telemetry): \(error)")
+            return nil
+        }
+    }
+
+    /// The allocation contract's view of a node's announcement: each qubit with advertised properties.
+    static func announcement(_ wire: WireNodeAnnouncement, location: String) -> NodeAnnouncement {
+        NodeAnnouncement(node: wire.nodeID, location: location, resources: wire.qubits.compactMap { qubit in
+            let values = Dictionary(qubit.properties.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+            guard let coherence = values["coherenceTime"], let fidelity = values["fidelity"], coherence > 0 else { return nil }
+            return AnnouncedResource(
+                id: "\(wire.nodeID)/\(qubit.id)", type: .qubit,
+                properties: ResourceProperties(coherenceTimeNanoseconds: Int64((coherence * 1e9).rounded()), fidelity: fidelity,
+                                               entanglementReady: (values["entanglementReady"] ?? 0) != 0))
+        })
+    }
+
+    /// A completed coherence measurement (a T₂ from echo or CPMG) updates the qubit's properties in the realm.
+    private func observe(_ result: WireExperimentResult, on node: String, topic: String) {
+        guard result.status == "completed", let qubit = topic.split(separator: "/").last,
+              let t2 = result.values.first(where: { $0.name == "T2" && $0.value > 0 }) else { return }
+        let resource = "\(node)/\(qubit)"
+        Task {
+            guard let current = try? await realm.state.resources[resource]?.measured else { return }
+            var measured = current
+            measured.coherenceTimeNanoseconds = Int64((t2.value * 1e9).rounded())
+            guard measured != current else { return }
+            record(.resourceObserved(resource: resource, properties: measured))
+        }
+    }
+
+    private func record(_ event: AllocationEvent) {
+        let realm = realm
+        let logger = logger
+        Task {
+            do { try await realm.record(event) } catch { logger.warning("realm: could not record \(event.kind): \(error)") }
+        }
+    }
+
+    // MARK: Leases on the nodes
+
+    private func apply(_ change: RealmChange) async {
+        switch change {
+        case .confirmed(let allocation):
+            let wait = allocation.start.nanosecondsSinceEpoch - Timestamp.now().nanosecondsSinceEpoch
+            if wait > 0 { try? await Task.sleep(for: .nanoseconds(wait)) }
+            let seconds = Double(allocation.end.nanosecondsSinceEpoch - allocation.start.nanosecondsSinceEpoch) / 1e9
+            let ttl = Int(max(1, seconds).rounded(.up))
+            for node in allocation.nodes {
+                let qubits = allocation.resources.filter { $0.hasPrefix(node + "/") }.map { String($0.dropFirst(node.count + 1)) }
+                guard let commands = known.withLock({ $0[node]?.commands }) else { continue }
+                do {
+                    let reply = try NodeCommandClient.call(commands, security: security,
+                                                           ["command": "reserve", "resources": qubits, "ttl": "\(ttl)s"])
+                    if let lease = (reply["result"] as? [String: Any])?["id"] as? String {
+                        leases.withLock { $0[allocation.id, default: [:]][node] = lease }
+                    }
+                } catch {
+                    logger.warning("node \(node): could not reserve \(qubits) for \(allocation.id): \(error)")
+                }
+            }
+        case .ended(let allocation), .lost(let allocation):
+            for (node, lease) in leases.withLock({ $0.removeValue(forKey: allocation.id) ?? [:] }).sorted(by: { $0.key < $1.key }) {
+                guard let commands = known.withLock({ $0[node]?.commands }) else { continue }
+                _ = try? NodeCommandClient.call(commands, security: security, ["command": "release", "lease": lease])
+            }
+        }
+    }
+
+    /// The lease each node holds for `allocation`, by node.
+    public func leases(of allocation: String) -> [String: String] {
+        leases.withLock { $0[allocation] ?? [:] }
+    }
+}
+
+/// One request–reply to a node's command endpoint (a DEALER to its ROUTER), JSON both ways.
+enum NodeCommandClient {
+    static func call(_ endpoint: String, security: TelemetryClientSecurity, _ request: [String: Any],
+                     timeout: Duration = .seconds(5)) throws(RealmError) -> [String: Any] {
+        let body: Data
+        do { body = try JSONSerialization.data(withJSONObject: request, options: [.sortedKeys]) } catch {
+            throw .node(node: endpoint, reason: "could not encode \(request): \(error)")
+        }
+        let reply: [UInt8]?
+        do {
+            let context = try ZMQContext()
+            defer { context.shutdown() }
+            let socket = try context.socket(.dealer)
+            if case .curve(let serverKey, let clientKeys) = security { try socket.makeCurveClient(serverKey: serverKey, keys: clientKeys) }
+            try socket.set(.linger, .zero)
+            try socket.connect(endpoint)
+            try socket.send(multipart: [[], Array(body)], wait: .timeout(timeout))
+            reply = try socket.receiveMultipart(wait: .timeout(timeout))?.last
+        } catch {
+            throw .node(node: endpoint, reason: "\(request["command"] ?? "?"): \(error)")
+        }
+        guard let reply, let object = try? JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any] else {
+            throw .node(node: endpoint, reason: "no JSON reply to \(request["command"] ?? "?") within \(timeout)")
+        }
+        guard object["ok"] as? Bool == true else {
+            throw .node(node: endpoint, reason: "\((object["error"] as? [String: Any])?["message"] ?? "refused")")
+        }
+        return object
+    }
+}

@@ -1,0 +1,188 @@
+import Allocation
+import ArgumentParser
+import Foundation
+import Ledger
+import Logging
+import Realm
+import ServiceLifecycle
+
+/// `qrrm realm …`: serve a realm, and use one as a client.
+struct RealmCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realm", abstract: "Serve a realm over its nodes, or allocate from one.",
+        subcommands: [Serve.self, Allocate.self, Release.self, Status.self])
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the realm's endpoint, watch its nodes, and write every grant to the ledger.",
+            discussion: """
+                Each --node is telemetry=<endpoint>,snapshot=<endpoint>[,commands=<endpoint>][,location=<site>]: the realm \
+                announces the node's advertised qubits from its snapshot, records it lost when its heartbeats stop, and \
+                holds a lease on the node for every qubit it grants. Client actions are signed (ML-DSA-65); the endpoint \
+                itself is plaintext.
+                """)
+
+        @OptionGroup var location: LedgerLocation
+
+        @Option(name: .long, help: "This realm process's private key (registered with the realm role).")
+        var key: String
+
+        @Option(name: .long, help: "Create the realm first, named so, with --key as its authority, when the ledger is empty.")
+        var create: String?
+
+        @Option(name: .long, help: "The realm's endpoint.")
+        var endpoint = "tcp://127.0.0.1:6100"
+
+        @Option(name: .customLong("node"), help: "A node to serve (repeatable).")
+        var nodes: [String] = []
+
+        @Option(name: .long, help: "A node silent this long is recorded lost, e.g. 3s.")
+        var lossTimeout = "3s"
+
+        @Option(name: .long, help: "Register a client's public key file (from ledger keygen) before serving (repeatable).")
+        var client: [String] = []
+
+        func run() async throws {
+            let signer = try LedgerSigningKey(contentsOf: key)
+            let store = try await location.open()
+            if let create, try await store.head() == nil {
+                try await Ledger<RealmState>.create(realm: create, in: store, authority: signer)
+            }
+            let timeout: Duration
+            do { timeout = try Duration(parsing: lossTimeout) } catch { throw ValidationError("--loss-timeout: \(error)") }
+            let endpoints = try nodes.map { text throws in try NodeEndpoints(parsing: text) }
+            let ledger = try await Ledger<RealmState>(store: store, signer: signer)
+            for path in client {
+                let file = try PublicKeyFile(contentsOf: path)
+                if await ledger.keys.registration(file.id) == nil {
+                    try await ledger.register(KeyRegistration(id: file.id, publicKey: file.publicKey, roles: [.client]))
+                }
+            }
+            let realm = Realm(ledger: ledger)
+            let links = NodeLinks(realm: realm, nodes: endpoints, lossTimeout: timeout)
+            let server = try RealmServer(realm: realm, endpoint: endpoint, security: .plaintext)
+            print("realm \(await ledger.keys.realm ?? "?") serving \(server.endpoint), ledger \(store.backend), \(endpoints.count) node(s)")
+            let logger = Logger(label: "qrrm.realm")
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [.init(service: RealmService(links: links, server: server))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+            print("realm stopped; ledger head \(await ledger.head?.sequence ?? -1)")
+        }
+    }
+
+    /// Watches the nodes until a graceful shutdown (SIGTERM, SIGINT), then stops serving.
+    struct RealmService: Service {
+        let links: NodeLinks
+        let server: RealmServer
+
+        func run() async throws {
+            await links.start()
+            try? await gracefulShutdown()
+            server.stop()
+            links.stop()
+        }
+    }
+
+    struct Allocate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask the realm for a quote and (with --confirm) accept it; prints JSON.")
+
+        @Option(name: .long, help: "The realm's endpoint.")
+        var endpoint = "tcp://127.0.0.1:6100"
+
+        @Option(name: .long, help: "Your private key file (registered as a client).")
+        var key: String
+
+        @Option(name: .customLong("particles"), help: "Types and counts, e.g. qubit=50,qudit=10,photon-pair=15.")
+        var particles = "qubit=1"
+
+        @Option(name: .long, help: "Minimum coherence time, e.g. 500us.")
+        var minCoherenceTime: String?
+
+        @Option(name: .long, help: "Minimum fidelity, e.g. 0.995.")
+        var minFidelity: Double?
+
+        @Flag(name: .long, help: "Only entanglement-ready resources.")
+        var entanglementReady = false
+
+        @Option(name: .long, help: "Purpose: \(Purpose.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var purpose = "research"
+
+        @Option(name: .long, help: "Priority: \(Priority.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var priority = "normal"
+
+        @Option(name: .long, help: "How long, e.g. 4h.")
+        var duration = "1h"
+
+        @Option(name: .long, help: "The earliest start, RFC 3339, e.g. 2026-12-08T14:30:00Z (default: as soon as possible).")
+        var at: String?
+
+        @Flag(name: .long, help: "Confirm the quote.")
+        var confirm = false
+
+        func run() async throws {
+            var counts: [ParticleType: Int] = [:]
+            for part in particles.split(separator: ",") {
+                let pair = part.split(separator: "=")
+                guard pair.count == 2, let count = Int(pair[1]) else { throw ValidationError("--particles: \"\(part)\" is not type=count") }
+                counts[ParticleType(String(pair[0])), default: 0] += count
+            }
+            guard let purpose = Purpose(rawValue: purpose) else { throw ValidationError("--purpose \(self.purpose): unknown") }
+            guard let priority = Priority(rawValue: priority) else { throw ValidationError("--priority \(self.priority): unknown") }
+            let minimums = ResourceRequirements(minCoherenceTime: minCoherenceTime.map { DurationText($0) }, minFidelity: minFidelity,
+                                                entanglementReady: entanglementReady)
+            let start: TimestampText? = at.map { TimestampText($0) }
+            let request = AllocationRequest(particleTypes: counts, properties: minimums, purpose: purpose, priority: priority,
+                                            duration: DurationText(duration), reservationTime: start)
+            let system = try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key))
+            let pending = try await system.allocateQuantumParticles(request)
+            if confirm {
+                printJSON(try await pending.confirm().allocation)
+            } else {
+                printJSON(pending.quote)
+            }
+        }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Release an allocation; prints it as JSON.")
+
+        @Option(name: .long, help: "The realm's endpoint.")
+        var endpoint = "tcp://127.0.0.1:6100"
+
+        @Option(name: .long, help: "Your private key file.")
+        var key: String
+
+        @Argument(help: "The allocation, e.g. alloc-3.")
+        var allocation: String
+
+        func run() async throws {
+            let system = try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key))
+            printJSON(try await system.release(allocation))
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The realm's nodes and allocations, as JSON.")
+
+        @Option(name: .long, help: "The realm's endpoint.")
+        var endpoint = "tcp://127.0.0.1:6100"
+
+        func run() async throws {
+            let realm = try RemoteRealm(endpoint: endpoint, security: .plaintext, timeout: .seconds(10))
+            let reply = try await realm.call(RealmRequest(id: "status", op: .status))
+            guard reply.ok, let status = reply.status else {
+                throw RealmError.remote(code: reply.error?.code ?? .transport, message: reply.error?.message ?? "no status")
+            }
+            printJSON(status)
+        }
+    }
+}
+
+private func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+}
+

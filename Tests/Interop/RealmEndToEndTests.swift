@@ -1,0 +1,168 @@
+import Allocation
+import Foundation
+import Ledger
+import Quantities
+import Realm
+import Testing
+import ZeroMQ
+
+/// The realm over three nodes, each `qrrm run` in a process of its own on an emulated station: the realm
+/// sees them only through their telemetry (snapshot, heartbeats) and command endpoints. Clients allocate,
+/// confirm, use and release over the realm's ZeroMQ endpoint; a node killed mid-allocation is recorded
+/// lost and its qubit is never granted again; the ledger replays to the same state and verifies.
+@Suite("The realm end to end, over three node processes", .serialized)
+struct RealmEndToEndTests {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// A node process and its endpoints.
+    struct NodeProcess {
+        let name: String
+        let process: Process
+        let endpoints: NodeEndpoints
+    }
+
+    /// Starts `qrrm run --serve --no-plan` on the demo station renamed `name`, on ports the kernel picks.
+    static func startNode(_ name: String, in folder: URL, qrrm: URL) throws -> NodeProcess {
+        let repository = NodeEndToEndTests.repository
+        var station = try String(contentsOf: repository.appendingPathComponent("HardwareProfiles/stations/demo.yaml"), encoding: .utf8)
+        station = station.replacingOccurrences(of: "node: demo-node", with: "node: \(name)")
+            .replacingOccurrences(of: "../transmon-demo.yaml", with: repository.appendingPathComponent("HardwareProfiles/transmon-demo.yaml").path)
+            .replacingOccurrences(of: #"tcp://127\.0\.0\.1:55[0-9][0-9]"#, with: "tcp://127.0.0.1:*", options: .regularExpression)
+        let file = folder.appendingPathComponent("\(name).yaml")
+        try station.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = qrrm
+        process.arguments = ["run", "--station", file.path, "--serve", "--no-plan", "--plain",
+                             "--results", folder.appendingPathComponent("results-\(name)").path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        let end = Date().addingTimeInterval(60)
+        while Date() < end {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { Thread.sleep(forTimeInterval: 0.05); continue }
+            text += String(decoding: data, as: UTF8.self)
+            let lines = text.split(separator: "\n")
+            if let telemetry = lines.first(where: { $0.hasPrefix("telemetry: ") }), let commands = lines.first(where: { $0.hasPrefix("commands: ") }) {
+                // "telemetry: tcp://127.0.0.1:40001 (snapshot tcp://127.0.0.1:40002)"
+                let words = telemetry.split(separator: " ")
+                return NodeProcess(name: name, process: process, endpoints: NodeEndpoints(
+                    telemetry: String(words[1]), snapshot: String(words[3].dropLast()), commands: String(commands.dropFirst(10)),
+                    location: "rack-\(name)"))
+            }
+        }
+        process.terminate()
+        throw Failure("node \(name) did not print its endpoints within 60 s:\n\(text)")
+    }
+
+    /// Polls `condition` every 100 ms for up to `seconds`.
+    static func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    /// Asks node `commands` to reserve `qubit` for a second: whether it answered busy (someone holds it).
+    static func isHeld(_ qubit: String, at commands: String) throws -> Bool {
+        let context = try ZMQContext()
+        defer { context.shutdown() }
+        let socket = try context.socket(.req)
+        try socket.set(.linger, .zero)
+        try socket.connect(commands)
+        try socket.send(#"{"command": "reserve", "resources": ["\#(qubit)"], "ttl": "1s"}"#)
+        guard let frame = try socket.receiveFrame(wait: .timeout(.seconds(10))),
+              let reply = try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any] else { throw Failure("no reply from \(commands)") }
+        if reply["ok"] as? Bool == true {
+            let lease = (reply["result"] as? [String: Any])?["id"] as? String ?? ""
+            try socket.send(#"{"command": "release", "lease": "\#(lease)"}"#)
+            _ = try socket.receiveFrame(wait: .timeout(.seconds(10)))
+            return false
+        }
+        return (reply["error"] as? [String: Any])?["code"] as? String == "busy"
+    }
+
+    @Test("Allocate, use and release across three nodes; a node killed mid-allocation is lost and never granted twice")
+    func threeNodes() async throws {
+        let qrrm = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("qrrm")
+        try #require(FileManager.default.isExecutableFile(atPath: qrrm.path), "\(qrrm.path) is missing: build the qrrm product first")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qrrm-realm-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        var nodes: [NodeProcess] = []
+        defer { for node in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) } }
+        for name in ["node-1", "node-2", "node-3"] { nodes.append(try Self.startNode(name, in: folder, qrrm: qrrm)) }
+
+        // The realm: a ledger, its authority, two clients, links to the three nodes, and its endpoint.
+        let store = try SQLiteLedgerStore(path: folder.appendingPathComponent("realm.sqlite").path)
+        let authority = try LedgerSigningKey(id: "realm")
+        let alice = try LedgerSigningKey(id: "alice")
+        let bob = try LedgerSigningKey(id: "bob")
+        try await Ledger<RealmState>.create(realm: "e2e", in: store, authority: authority)
+        let ledger = try await Ledger<RealmState>(store: store, signer: authority)
+        for client in [alice, bob] {
+            try await ledger.register(KeyRegistration(id: client.id, publicKey: client.publicKey, roles: [.client]))
+        }
+        let realm = Realm(ledger: ledger)
+        let links = NodeLinks(realm: realm, nodes: nodes.map(\.endpoints), lossTimeout: .seconds(2))
+        await links.start()
+        defer { links.stop() }
+        let server = try RealmServer(realm: realm, endpoint: "tcp://127.0.0.1:*", security: .plaintext)
+        defer { server.stop() }
+        let aliceSystem = try RealmSystem(endpoint: server.endpoint, key: alice)
+        let bobSystem = try RealmSystem(endpoint: server.endpoint, key: bob)
+
+        // The inventory comes from the nodes' announcements: one advertised qubit each.
+        #expect(try await Self.eventually(30) { try await aliceSystem.status().nodes.filter { $0.resources == 1 }.count == 3 })
+        let inventory = await realm.state
+        #expect(inventory.resources.keys.sorted() == ["node-1/q0", "node-2/q0", "node-3/q0"])
+        #expect(inventory.resources["node-1/q0"]?.location == "rack-node-1")
+
+        // Allocate and confirm two qubits; the realm holds a lease on each node, so no one else can take them.
+        let first = try await aliceSystem.allocateQuantumParticles(
+            .init(particleTypes: [.qubit: 2], properties: .init(minCoherenceTime: "100μs", minFidelity: 0.95),
+                  purpose: .research, priority: .normal, duration: "1h")).confirm()
+        #expect(first.resources.count == 2)
+        let held = nodes.filter { first.nodeIdentifiers.contains($0.name) }
+        #expect(held.count == 2)
+        for node in held {
+            #expect(try await Self.eventually(10) { try Self.isHeld("q0", at: node.endpoints.commands!) }, "\(node.name) holds no lease for the realm")
+        }
+        // Release: the leases go.
+        try await aliceSystem.release(first.resourceId)
+        for node in held {
+            #expect(try await Self.eventually(10) { try !Self.isHeld("q0", at: node.endpoints.commands!) }, "\(node.name) still holds q0")
+        }
+
+        // Mid-allocation, one of its nodes dies.
+        let second = try await aliceSystem.allocateQuantumParticles(.init(particleTypes: [.qubit: 2], purpose: .research, duration: "1h")).confirm()
+        let victim = try #require(nodes.first { second.nodeIdentifiers.contains($0.name) })
+        kill(victim.process.processIdentifier, SIGKILL)
+        victim.process.waitUntilExit()
+        let lostQubit = "\(victim.name)/q0"
+        #expect(try await Self.eventually(15) { try await realm.state.status(of: lostQubit) == .lost }, "the realm never recorded \(victim.name) lost")
+        let affected = try await aliceSystem.getQuantumResource(second.resourceId)
+        #expect(affected.meters.contains { $0.resource == lostQubit && $0.lost })
+
+        // The one qubit no allocation holds can still be granted; the lost one never is.
+        let third = try await bobSystem.allocateQuantumParticles(.init(particleTypes: [.qubit: 1], purpose: .research, duration: "30min")).confirm()
+        #expect(!third.resources.contains(lostQubit))
+        #expect(Set(third.resources).isDisjoint(with: second.resources))
+        let later = try await bobSystem.allocateQuantumParticles(.init(particleTypes: [.qubit: 1], purpose: .research, duration: "30min")).quote
+        #expect(!later.resources.contains(lostQubit))
+
+        // The ledger alone gives the same state, and every entry verifies.
+        try await ledger.catchUp()
+        let replayed = try await LedgerReplica<RealmState>.replay(store)
+        #expect(replayed.state == (await ledger.state))
+        #expect(try await LedgerVerifier.verify(store, state: RealmState.self).isValid)
+    }
+}
