@@ -19,6 +19,12 @@ public struct UsageTotal: Codable, Equatable, Sendable {
     public let key: String
     public let qubitSeconds: Double
     public let energyJoules: Double
+
+    public init(key: String, qubitSeconds: Double, energyJoules: Double) {
+        self.key = key
+        self.qubitSeconds = qubitSeconds
+        self.energyJoules = energyJoules
+    }
 }
 
 /// What was used, by whom and for what, up to a time.
