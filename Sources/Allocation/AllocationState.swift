@@ -14,7 +14,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
     public internal(set) var allocations: [Allocation] = []
     /// Indices of scheduled and active allocations, ascending.
     var open: [Int] = []
-    /// For each resource, the indices of the allocations that were ever granted it, ascending.
+    /// For each resource, the indices of the live allocations granted it, ascending.
     var grants = SortedMap<String, [Int]>()
     public internal(set) var limits = SortedMap<String, Int>()
     public internal(set) var quotas = SortedMap<Purpose, Quota>()
@@ -103,8 +103,24 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 allocations[index].status = .completed
             }
         }
-        open.removeAll { !allocations[$0].status.isLive }
+        forgetEnded()
         clock = time
+    }
+
+    /// Drops allocations that have ended from `open` and from their resources' grants, so the cost of
+    /// quoting follows the live grants, not the history.
+    mutating func forgetEnded() {
+        let ended = open.filter { !allocations[$0].status.isLive }
+        guard !ended.isEmpty else { return }
+        open.removeAll { ended.contains($0) }
+        for index in ended {
+            for id in allocations[index].resources {
+                grants[id]?.removeAll { $0 == index }
+                if grants[id]?.isEmpty == true {
+                    grants[id] = nil
+                }
+            }
+        }
     }
 
     /// The node's resources that are not retired: the shares its power is split into.
@@ -172,7 +188,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
             guard var resource = resources[id], resource.status != .retired else { continue }
             resource.status = .lost
             resources[id] = resource
-            for index in grants[id] ?? [] where allocations[index].status.isLive {
+            for index in grants[id] ?? [] {
                 for m in allocations[index].meters.indices where allocations[index].meters[m].resource == id {
                     let meter = allocations[index].meters[m]
                     allocations[index].meters[m].until = min(meter.until, max(clock, meter.from))
@@ -183,7 +199,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 }
             }
         }
-        open.removeAll { !allocations[$0].status.isLive }
+        forgetEnded()
     }
 
     private mutating func retire(_ id: String) throws(AllocationError) {
@@ -221,7 +237,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
             allocations[index].meters[m].until = min(meter.until, max(clock, meter.from))
         }
         allocations[index].status = status
-        open.removeAll { $0 == index }
+        forgetEnded()
     }
 
     private mutating func share(_ id: String, by party: String, grants: [PartyRights]) throws(AllocationError) {

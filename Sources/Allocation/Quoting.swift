@@ -75,7 +75,7 @@ extension AllocationState {
         var candidates = [earliest]
         for pool in pools {
             for resource in pool {
-                for index in grants[resource.id] ?? [] where allocations[index].status.isLive {
+                for index in grants[resource.id] ?? [] {
                     for meter in allocations[index].meters where meter.resource == resource.id && meter.until > earliest {
                         candidates.append(meter.until)
                     }
