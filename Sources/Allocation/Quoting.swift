@@ -196,7 +196,8 @@ extension AllocationState {
         }
     }
 
-    /// Grants a quote after re-checking every term against the state now.
+    /// Grants a quote after re-checking every term against the state now. A quote confirmed after its
+    /// start is metered from the confirmation.
     mutating func confirm(_ quote: Quote) throws(AllocationError) {
         guard quote.isIntact else { throw .quoteMismatch(quote: quote.id, reason: "its content does not match its id") }
         guard clock <= quote.expiry else { throw .quoteExpired(quote: quote.id, expiry: quote.expiry, now: clock) }
@@ -233,7 +234,7 @@ extension AllocationState {
             if let holder = holders(of: id, from: quote.start, until: quote.end).first(where: { !preempted.contains($0) }) {
                 throw .alreadyGranted(resource: id, allocation: allocations[holder].id)
             }
-            meters.append(ResourceMeter(resource: id, node: resource.node, type: resource.type, from: quote.start,
+            meters.append(ResourceMeter(resource: id, node: resource.node, type: resource.type, from: max(quote.start, clock),
                                         until: quote.end, energyJoules: 0, lost: false))
         }
         guard remaining.allSatisfy({ $0.count == 0 }), Set(quote.resources).count == quote.resources.count else {
