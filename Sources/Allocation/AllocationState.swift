@@ -14,7 +14,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
     public internal(set) var allocations: [Allocation] = []
     /// Indices of scheduled and active allocations, ascending.
     var open: [Int] = []
-    /// For each resource, the indices of the allocations that were ever granted it, ascending.
+    /// For each resource, the indices of the live allocations granted it, ascending.
     var grants = SortedMap<String, [Int]>()
     public internal(set) var limits = SortedMap<String, Int>()
     public internal(set) var quotas = SortedMap<Purpose, Quota>()
@@ -36,45 +36,64 @@ public struct AllocationState: Codable, Equatable, Sendable {
 
     /// Applies `event` at `time`, which must not be before the last event's. Throws, leaving the state
     /// unchanged, when the event is not valid now.
+    ///
+    /// Every handler checks all it needs before it changes anything, so undoing a refused event only
+    /// means undoing the advance of the clock, which touches just the open allocations, the nodes' idle
+    /// energy and the clock: no event copies the whole state.
     public mutating func apply(_ event: AllocationEvent, at time: Timestamp) throws(AllocationError) {
-        var next = self
-        try next.advance(to: time)
+        guard time >= clock else { throw .outOfOrder(eventTime: time, stateTime: clock) }
+        let undo = (clock: clock, idleEnergy: idleEnergy, open: open.map { ($0, allocations[$0]) })
+        advance(to: time)
+        do {
+            try handle(event)
+        } catch {
+            clock = undo.clock
+            idleEnergy = undo.idleEnergy
+            for (index, allocation) in undo.open {
+                allocations[index] = allocation
+            }
+            throw error
+        }
+        forgetEnded()
+    }
+
+    /// Applies one event to a state already advanced to its time; throws before changing anything.
+    private mutating func handle(_ event: AllocationEvent) throws(AllocationError) {
         switch event {
-        case .nodeAnnounced(let announcement): try next.announce(announcement)
-        case .resourceObserved(let id, let properties): try next.observe(id, properties)
-        case .nodeLost(let node): try next.loseNode(node)
-        case .retired(let id): try next.retire(id)
-        case .resetCompleted(let id): try next.completeReset(id)
-        case .confirmed(let quote): try next.confirm(quote)
-        case .released(let id, let party): try next.release(id, by: party)
-        case .groupShared(let id, let party, let grants): try next.share(id, by: party, grants: grants)
+        case .nodeAnnounced(let announcement): try announce(announcement)
+        case .resourceObserved(let id, let properties): try observe(id, properties)
+        case .nodeLost(let node): try loseNode(node)
+        case .retired(let id): try retire(id)
+        case .resetCompleted(let id): try completeReset(id)
+        case .confirmed(let quote): try confirm(quote)
+        case .released(let id, let party): try release(id, by: party)
+        case .groupShared(let id, let party, let grants): try share(id, by: party, grants: grants)
         case .limitsSet(let client, let maxResources):
             guard maxResources >= 0 else { throw .invalidEvent(reason: "a limit of \(maxResources) resources is negative") }
-            next.limits[client] = maxResources
+            limits[client] = maxResources
         case .quotaSet(let purpose, let qubitSeconds, let periodSeconds):
             guard qubitSeconds >= 0, periodSeconds > 0 else {
                 throw .invalidEvent(reason: "a quota needs qubit-seconds ≥ 0 and a positive period, got \(qubitSeconds) per \(periodSeconds) s")
             }
-            next.quotas[purpose] = Quota(qubitSeconds: qubitSeconds, periodSeconds: periodSeconds)
+            quotas[purpose] = Quota(qubitSeconds: qubitSeconds, periodSeconds: periodSeconds)
         case .sharesSet(let client, let count):
             guard count > 0 else { throw .invalidEvent(reason: "client \(client) needs at least 1 share, got \(count)") }
-            next.shares[client] = count
+            shares[client] = count
         case .priceUpdated(let type, let price):
             guard price >= 0 else { throw .invalidEvent(reason: "the \(type) price \(price) is negative") }
-            next.prices[type] = price
+            prices[type] = price
         case .powerReported(let node, let watts):
-            guard next.nodes[node] != nil else { throw .unknownNode(node) }
+            guard nodes[node] != nil else { throw .unknownNode(node) }
             guard watts >= 0, watts.isFinite else { throw .invalidEvent(reason: "node \(node) reported \(watts) W") }
-            next.nodes[node]!.powerWatts = watts
-        case .auctionCleared(let auction): try next.clear(auction)
+            nodes[node]!.powerWatts = watts
+        case .auctionCleared(let auction): try clear(auction)
         }
-        self = next
     }
 
-    /// Moves the clock to `time`: apportions each node's power over the elapsed interval to the
-    /// resources held on it, starts scheduled allocations and completes those whose window ended.
-    mutating func advance(to time: Timestamp) throws(AllocationError) {
-        guard time >= clock else { throw .outOfOrder(eventTime: time, stateTime: clock) }
+    /// Moves the clock forward to `time`: apportions each node's power over the elapsed interval to the
+    /// resources held on it, starts scheduled allocations and completes those whose window ended. It
+    /// changes only the open allocations, `idleEnergy` and the clock; `forgetEnded` tidies up after.
+    mutating func advance(to time: Timestamp) {
         guard time > clock else { return }
         let elapsedSeconds = Double(time.nanoseconds(since: clock)) / 1e9
         var attributed: [String: Double] = [:]
@@ -103,8 +122,23 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 allocations[index].status = .completed
             }
         }
-        open.removeAll { !allocations[$0].status.isLive }
         clock = time
+    }
+
+    /// Drops allocations that have ended from `open` and from their resources' grants, so the cost of
+    /// quoting follows the live grants, not the history.
+    mutating func forgetEnded() {
+        let ended = open.filter { !allocations[$0].status.isLive }
+        guard !ended.isEmpty else { return }
+        open.removeAll { ended.contains($0) }
+        for index in ended {
+            for id in allocations[index].resources {
+                grants[id]?.removeAll { $0 == index }
+                if grants[id]?.isEmpty == true {
+                    grants[id] = nil
+                }
+            }
+        }
     }
 
     /// The node's resources that are not retired: the shares its power is split into.
@@ -183,7 +217,6 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 }
             }
         }
-        open.removeAll { !allocations[$0].status.isLive }
     }
 
     private mutating func retire(_ id: String) throws(AllocationError) {
@@ -214,14 +247,13 @@ public struct AllocationState: Codable, Equatable, Sendable {
         end(index, as: .released)
     }
 
-    /// Ends a live allocation now (at its start if it has not begun).
+    /// Ends a live allocation now (at its start if it has not begun); `apply` then forgets it.
     mutating func end(_ index: Int, as status: AllocationStatus) {
         for m in allocations[index].meters.indices {
             let meter = allocations[index].meters[m]
             allocations[index].meters[m].until = min(meter.until, max(clock, meter.from))
         }
         allocations[index].status = status
-        open.removeAll { $0 == index }
     }
 
     private mutating func share(_ id: String, by party: String, grants: [PartyRights]) throws(AllocationError) {

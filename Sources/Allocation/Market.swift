@@ -18,6 +18,13 @@ public struct Trade: Codable, Equatable, Sendable {
     public let seller: String
     public let buyerPays: Int64
     public let sellerReceives: Int64
+
+    public init(buyer: String, seller: String, buyerPays: Int64, sellerReceives: Int64) {
+        self.buyer = buyer
+        self.seller = seller
+        self.buyerPays = buyerPays
+        self.sellerReceives = sellerReceives
+    }
 }
 
 /// A second-price (Vickrey) sealed-bid auction of one scarce item, e.g. a long-coherence qubit for a night.

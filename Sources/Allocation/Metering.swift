@@ -19,6 +19,12 @@ public struct UsageTotal: Codable, Equatable, Sendable {
     public let key: String
     public let qubitSeconds: Double
     public let energyJoules: Double
+
+    public init(key: String, qubitSeconds: Double, energyJoules: Double) {
+        self.key = key
+        self.qubitSeconds = qubitSeconds
+        self.energyJoules = energyJoules
+    }
 }
 
 /// What was used, by whom and for what, up to a time.
@@ -55,8 +61,9 @@ extension AllocationState {
     /// energy apportioned from the nodes' reported power (a node drawing P watts with N resources in
     /// service gives each held resource P/N).
     public func usageReport(at time: Timestamp) throws(AllocationError) -> UsageReport {
+        guard time >= clock else { throw .outOfOrder(eventTime: time, stateTime: clock) }
         var state = self
-        try state.advance(to: time)
+        state.advance(to: time)
         var rows: [UsageRow] = []
         for allocation in state.allocations {
             for meter in allocation.meters {

@@ -23,16 +23,16 @@ extension AllocationState {
             plan = preempting
         }
         let end = plan.start.adding(nanoseconds: duration)
-        try checkLimit(client: client, units: validated.units, start: plan.start, end: end)
+        try checkLimit(client: client, units: validated.units, start: plan.start, end: end, preempting: plan.preempts)
         try checkQuota(client: client, purpose: request.purpose, units: validated.units, start: plan.start,
-                       durationNanoseconds: duration)
+                       durationNanoseconds: duration, preempting: plan.preempts)
         let chosen = plan.resources.sorted()
         return Quote(
             client: client, request: request, resources: chosen,
             nodes: Array(Set(chosen.map { resources[$0]!.node })).sorted(),
             price: try price(validated), issuedAt: now, start: plan.start, end: end,
             expiry: now.adding(nanoseconds: configuration.quoteLifetimeSeconds * 1_000_000_000),
-            preempts: plan.preempts)
+            preempts: plan.preempts.map { allocations[$0].id })
     }
 
     /// For each requested type, the resources that meet the minimums now; throws when too few could
@@ -60,7 +60,8 @@ extension AllocationState {
     private struct Plan {
         var start: Timestamp
         var resources: [String]
-        var preempts: [String]
+        /// Indices of the allocations it preempts, ascending.
+        var preempts: [Int]
     }
 
     /// Whether a live allocation may be preempted by a critical request.
@@ -75,7 +76,7 @@ extension AllocationState {
         var candidates = [earliest]
         for pool in pools {
             for resource in pool {
-                for index in grants[resource.id] ?? [] where allocations[index].status.isLive {
+                for index in grants[resource.id] ?? [] {
                     for meter in allocations[index].meters where meter.resource == resource.id && meter.until > earliest {
                         candidates.append(meter.until)
                     }
@@ -107,7 +108,7 @@ extension AllocationState {
                 }
             }
             if feasible {
-                return Plan(start: start, resources: chosen.map(\.id), preempts: preempts.sorted().map { allocations[$0].id })
+                return Plan(start: start, resources: chosen.map(\.id), preempts: preempts.sorted())
             }
         }
         return nil
@@ -164,10 +165,14 @@ extension AllocationState {
     }
 
     /// Throws when `client` would hold more than its limit: the resources of its live allocations whose
-    /// windows overlap [start, end) plus `units` (an upper bound of what it holds at once).
-    func checkLimit(client: String, units: Int, start: Timestamp, end: Timestamp) throws(AllocationError) {
+    /// windows overlap [start, end) plus `units` (an upper bound of what it holds at once). Allocations
+    /// being preempted do not count.
+    private func checkLimit(
+        client: String, units: Int, start: Timestamp, end: Timestamp, preempting: [Int]
+    ) throws(AllocationError) {
         var held = units
-        for index in open where allocations[index].client == client {
+        for index in open
+        where allocations[index].client == client && allocations[index].status.isLive && !preempting.contains(index) {
             held += allocations[index].meters.count { overlapNanoseconds($0.from, $0.until, start, end) > 0 }
         }
         let limit = limit(of: client)
@@ -176,18 +181,20 @@ extension AllocationState {
 
     /// Throws when a quota for `purpose` exists and `client`'s resource-time in the period containing
     /// `start` (granted allocations of that purpose starting in the period) plus the request exceeds it.
-    func checkQuota(
-        client: String, purpose: Purpose, units: Int, start: Timestamp, durationNanoseconds: Int64
+    /// Allocations being preempted count up to the state's clock.
+    private func checkQuota(
+        client: String, purpose: Purpose, units: Int, start: Timestamp, durationNanoseconds: Int64, preempting: [Int]
     ) throws(AllocationError) {
         guard let quota = quotas[purpose] else { return }
         let period = quota.periodSeconds * 1_000_000_000
         let periodIndex = start.nanosecondsSinceEpoch.dividedRoundingDown(by: period)
         var used: Int128 = Int128(units) * Int128(durationNanoseconds)
-        for allocation in allocations
+        for (index, allocation) in allocations.enumerated()
         where allocation.client == client && allocation.purpose == purpose
             && allocation.start.nanosecondsSinceEpoch.dividedRoundingDown(by: period) == periodIndex {
             for meter in allocation.meters {
-                used += Int128(max(0, meter.until.nanoseconds(since: meter.from)))
+                let until = preempting.contains(index) ? min(meter.until, max(clock, meter.from)) : meter.until
+                used += Int128(max(0, until.nanoseconds(since: meter.from)))
             }
         }
         let requested = Int64(clamping: (used + 999_999_999) / 1_000_000_000)
@@ -196,7 +203,8 @@ extension AllocationState {
         }
     }
 
-    /// Grants a quote after re-checking every term against the state now.
+    /// Grants a quote after re-checking every term against the state now (all checks come before any
+    /// change). A quote confirmed after its start is metered from the confirmation.
     mutating func confirm(_ quote: Quote) throws(AllocationError) {
         guard quote.isIntact else { throw .quoteMismatch(quote: quote.id, reason: "its content does not match its id") }
         guard clock <= quote.expiry else { throw .quoteExpired(quote: quote.id, expiry: quote.expiry, now: clock) }
@@ -233,19 +241,20 @@ extension AllocationState {
             if let holder = holders(of: id, from: quote.start, until: quote.end).first(where: { !preempted.contains($0) }) {
                 throw .alreadyGranted(resource: id, allocation: allocations[holder].id)
             }
-            meters.append(ResourceMeter(resource: id, node: resource.node, type: resource.type, from: quote.start,
+            meters.append(ResourceMeter(resource: id, node: resource.node, type: resource.type, from: max(quote.start, clock),
                                         until: quote.end, energyJoules: 0, lost: false))
         }
         guard remaining.allSatisfy({ $0.count == 0 }), Set(quote.resources).count == quote.resources.count else {
             throw .quoteMismatch(quote: quote.id, reason: "its resources do not match the requested counts")
         }
+        try checkLimit(client: quote.client, units: request.units, start: quote.start, end: quote.end,
+                       preempting: preempted)
+        try checkQuota(client: quote.client, purpose: quote.request.purpose, units: request.units, start: quote.start,
+                       durationNanoseconds: request.durationNanoseconds, preempting: preempted)
         for index in preempted {
             end(index, as: .preempted)
             allocations[index].preemptedBy = "alloc-\(allocations.count + 1)"
         }
-        try checkLimit(client: quote.client, units: request.units, start: quote.start, end: quote.end)
-        try checkQuota(client: quote.client, purpose: quote.request.purpose, units: request.units, start: quote.start,
-                       durationNanoseconds: request.durationNanoseconds)
         let index = allocations.count
         allocations.append(Allocation(
             id: "alloc-\(index + 1)", quote: quote.id, client: quote.client, purpose: quote.request.purpose,

@@ -29,34 +29,37 @@ extension AllocationState {
     /// A client's past usage in resource-seconds, each use decayed by its age with the configured half-life
     /// (a use that ended one half-life ago counts half). Uses still running count in full up to `time`.
     public func effectiveUsage(of client: String, at time: Timestamp) -> Double {
+        effectiveUsages(at: time)[client] ?? 0
+    }
+
+    /// Every client's effective usage, each summed in allocation order.
+    private func effectiveUsages(at time: Timestamp) -> [String: Double] {
         let halfLife = Double(configuration.usageHalfLifeSeconds)
-        var usage = 0.0
-        for allocation in allocations where allocation.client == client {
+        var usages: [String: Double] = [:]
+        for allocation in allocations {
             for meter in allocation.meters {
                 let held = meter.heldNanoseconds(upTo: time)
                 guard held > 0 else { continue }
-                let ended = min(meter.until, time)
-                let age = Double(time.nanoseconds(since: ended)) / 1e9
-                usage += Double(held) / 1e9 * exp2Negative(age / halfLife)
+                let age = Double(time.nanoseconds(since: min(meter.until, time))) / 1e9
+                usages[allocation.client, default: 0] += Double(held) / 1e9 * exp2Negative(age / halfLife)
             }
         }
-        return usage
+        return usages
     }
 
     /// Slurm's classic fair-share factor F = 2^(−U/S): U is the client's share of all clients' effective
     /// usage, S its share of all shares (default 1 each), over the clients with usage or shares and those
     /// in `peers`. F is 1 for a client that has used nothing and ½ for one that used exactly its share.
     public func fairShareFactor(of client: String, at time: Timestamp, peers: [String] = []) -> Double {
-        var clients = Set(peers + [client] + shares.keys)
-        for allocation in allocations {
-            clients.insert(allocation.client)
-        }
-        let names = clients.sorted()
-        let usages = names.map { effectiveUsage(of: $0, at: time) }
-        let totalUsage = usages.reduce(0, +)
-        let totalShares = names.reduce(0) { $0 + (shares[$1] ?? 1) }
+        fairShareFactor(of: client, usages: effectiveUsages(at: time), peers: peers)
+    }
+
+    private func fairShareFactor(of client: String, usages: [String: Double], peers: [String]) -> Double {
+        let names = Set(peers + [client] + shares.keys + usages.keys).sorted()
+        let totalUsage = names.reduce(0) { $0 + (usages[$1] ?? 0) }
         guard totalUsage > 0 else { return 1 }
-        let usage = usages[names.firstIndex(of: client)!] / totalUsage
+        let totalShares = names.reduce(0) { $0 + (shares[$1] ?? 1) }
+        let usage = (usages[client] ?? 0) / totalUsage
         let share = Double(shares[client] ?? 1) / Double(totalShares)
         return exp2Negative(usage / share)
     }
@@ -64,9 +67,15 @@ extension AllocationState {
     /// The multifactor priority of a pending request (Slurm's style): fair-share weight × F + priority
     /// weight × class factor (low 0.25 … critical 1) + age weight × min(wait / max age, 1).
     public func schedulingPriority(of pending: PendingRequest, at time: Timestamp, peers: [String] = []) -> Double {
+        schedulingPriority(of: pending, at: time, usages: effectiveUsages(at: time), peers: peers)
+    }
+
+    private func schedulingPriority(
+        of pending: PendingRequest, at time: Timestamp, usages: [String: Double], peers: [String]
+    ) -> Double {
         let waited = Double(max(0, time.nanoseconds(since: pending.submittedAt))) / 1e9
         let age = min(waited / Double(configuration.maxAgeSeconds), 1)
-        return configuration.fairShareWeight * fairShareFactor(of: pending.client, at: time, peers: peers)
+        return configuration.fairShareWeight * fairShareFactor(of: pending.client, usages: usages, peers: peers)
             + configuration.priorityWeight * pending.request.priority.factor
             + configuration.ageWeight * age
     }
@@ -77,7 +86,8 @@ extension AllocationState {
     /// quotes by applying `.confirmed` events in the returned order.
     public func admit(_ batch: [PendingRequest], at time: Timestamp) -> [Admission] {
         let peers = batch.map(\.client)
-        let ranked = batch.map { ($0, schedulingPriority(of: $0, at: time, peers: peers)) }.sorted { a, b in
+        let usages = effectiveUsages(at: time)
+        let ranked = batch.map { ($0, schedulingPriority(of: $0, at: time, usages: usages, peers: peers)) }.sorted { a, b in
             if a.1 != b.1 { return a.1 > b.1 }
             if a.0.submittedAt != b.0.submittedAt { return a.0.submittedAt < b.0.submittedAt }
             return a.0.id < b.0.id

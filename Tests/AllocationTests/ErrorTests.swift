@@ -177,4 +177,24 @@ struct ErrorTests {
             try state.apply(.confirmed(forged), at: noon)
         }
     }
+
+    @Test("Each error is a sentence naming what was wrong", arguments: [
+        (AllocationError.invalidProperty(key: "duration", value: "4x", reason: "x is not a unit"),
+         "The request's duration \"4x\" is invalid: x is not a unit"),
+        (.impossibleProperties(type: .photonPair, requested: 15, capable: 1, minimums: "fidelity ≥ 0.995"),
+         "The request asks for 15 photon-pair resources with fidelity ≥ 0.995, but only 1 in the inventory can ever meet that."),
+        (.unavailable(resource: "nodeA/q0", reason: "it is lost"), "Resource nodeA/q0 cannot be granted: it is lost."),
+        (.notPermitted(party: "bob", right: .release, allocation: "alloc-1"),
+         "bob does not have the right to release allocation alloc-1."),
+        (.alreadyGranted(resource: "nodeP/q0", allocation: "alloc-1"),
+         "Resource nodeP/q0 is already granted to alloc-1 for an overlapping time."),
+        (.reservationExpired(reservationTime: at("2023-08-15T11:00:00Z"), now: noon),
+         "The reservation time 2023-08-15T11:00:00Z has passed (it is now 2023-08-15T12:00:00Z)."),
+        (.overQuota(client: "alice", purpose: .education, quota: 100, requested: 120),
+         "Client alice would use 120 qubit-seconds of education time this period, over its quota of 100."),
+        (.unknownAllocation("alloc-9"), "There is no allocation alloc-9."),
+    ])
+    func descriptions(_ error: AllocationError, _ sentence: String) {
+        #expect(error.description == sentence)
+    }
 }

@@ -149,4 +149,18 @@ struct LifecycleTests {
             try state.apply(.confirmed(urgent), at: noon(plus: 6))
         }
     }
+
+    @Test("A preempting confirm refused for the client's limit leaves its victim running")
+    func refusedPreemption() throws {
+        var state = try realm([pair])
+        _ = try state.grant(qubits(2, for: "2h", priority: .low, preemptible: true), to: "alice", at: noon)
+        let urgent = try state.quote(qubits(2, priority: .critical), client: "bob", at: noon(plus: 60))
+        try state.apply(.limitsSet(client: "bob", maxResources: 1), at: noon(plus: 60))
+        let before = state
+        #expect(throws: AllocationError.overLimit(client: "bob", limit: 1, requested: 2)) {
+            try state.apply(.confirmed(urgent), at: noon(plus: 120))
+        }
+        #expect(state == before)
+        #expect(try state.allocation("alloc-1").status == .active)
+    }
 }

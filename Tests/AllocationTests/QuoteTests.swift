@@ -66,6 +66,8 @@ struct QuoteTests {
         let released = try state.allocation("alloc-1")
         #expect(released.status == .released)
         #expect(released.meters.map(\.until) == [noon(plus: 1800), noon(plus: 1800)])
+        #expect(released.meters.map(\.from) == [noon(plus: 60), noon(plus: 60)])
+        #expect(released.start == noon)
         #expect(try state.status(of: "nodeA/q2") == .available)
         #expect(try state.quote(qubits(2), client: "bob", at: noon(plus: 1800)).resources == ["nodeA/q2", "nodeA/q3"])
         #expect(throws: AllocationError.allocationEnded(allocation: "alloc-1", status: .released)) {
