@@ -8,7 +8,11 @@ extension AllocationState {
     /// into a gap between them only if it ends before the next one begins (conservative backfill).
     /// A critical request may instead start earlier by preempting preemptible low and normal allocations.
     /// Resources are chosen to span the fewest nodes, then the closest fit to the minimums, then by id.
-    public func quote(_ request: AllocationRequest, client: String, at now: Timestamp) throws(AllocationError) -> Quote {
+    ///
+    /// Resources in `held` (those of other clients' open quotes) are left out where the request can be met
+    /// without them, so concurrent quotes offer different resources instead of racing for the same ones.
+    public func quote(_ request: AllocationRequest, client: String, at now: Timestamp,
+                      avoiding held: Set<String> = []) throws(AllocationError) -> Quote {
         guard now >= clock else { throw .outOfOrder(eventTime: now, stateTime: clock) }
         let validated = try request.validated()
         if let reservation = validated.reservationTime, reservation < now {
@@ -17,7 +21,9 @@ extension AllocationState {
         let pools = try eligiblePools(validated)
         let earliest = validated.reservationTime ?? now
         let duration = validated.durationNanoseconds
-        var plan = findSlot(validated, pools, earliest: earliest, preempting: false)!
+        var plan = (held.isEmpty ? nil : findSlot(validated, pools.map { $0.filter { !held.contains($0.id) } },
+                                                  earliest: earliest, preempting: false))
+            ?? findSlot(validated, pools, earliest: earliest, preempting: false)!
         if request.priority == .critical, plan.start > earliest,
            let preempting = findSlot(validated, pools, earliest: earliest, preempting: true), preempting.start < plan.start {
             plan = preempting

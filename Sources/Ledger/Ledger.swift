@@ -70,13 +70,24 @@ public actor Ledger<State: LedgerState> {
     /// The contracts' state, as of the last entry this writer has seen.
     public var state: State { replica.state }
     public var keys: KeyRegistry { replica.keys }
+    /// The state and the head it is the state after, read together.
+    public var snapshot: (state: State, head: LedgerHead?) { (replica.state, replica.head) }
     public var head: LedgerHead? { replica.head }
 
     /// Applies what other writers have appended since. While this writer is committing a group, the
     /// group's own commit catches up instead (and only when it has to).
     public func catchUp() async throws(LedgerError) {
         guard !draining else { return }
-        try await catchUpReplica()
+        // Commits wait meanwhile: the replica is replaced when the catch-up ends, and nothing may change it before.
+        draining = true
+        let result: Result<Void, LedgerError>
+        do { try await catchUpReplica(); result = .success(()) } catch { result = .failure(error) }
+        if queue.isEmpty {
+            draining = false
+        } else {
+            Task { await self.drain() }
+        }
+        try result.get()
     }
 
     private func catchUpReplica() async throws(LedgerError) {

@@ -183,6 +183,13 @@ public final class PostgresLedgerStore: LedgerStore {
         }
     }
 
+    /// Drops the table and every entry in it: for throwaway ledgers (benchmarks, tests). The store is unusable after.
+    public func dropTable() async throws(LedgerError) {
+        do { try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)"), logger: logger) } catch {
+            throw .storage(backend: backend, operation: "dropping the table", reason: Self.describe(error))
+        }
+    }
+
     /// Runs raw SQL: for tests that tamper with a stored entry, or drop the table between runs.
     package func execute(sql: String) async throws {
         try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)

@@ -157,7 +157,7 @@ public final class NodeLinks: Sendable {
               let t2 = result.values.first(where: { $0.name == "T2" && $0.value > 0 }) else { return }
         let resource = "\(node)/\(qubit)"
         Task {
-            guard let current = try? await realm.state.resources[resource]?.measured else { return }
+            guard let current = await realm.state.resources[resource]?.measured else { return }
             var measured = current
             measured.coherenceTimeNanoseconds = Int64((t2.value * 1e9).rounded())
             guard measured != current else { return }

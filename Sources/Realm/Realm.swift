@@ -9,8 +9,9 @@ import Quantities
 public actor Realm {
     public let ledger: Ledger<RealmState>
     private let clock: @Sendable () -> Timestamp
-    /// Quotes issued here and not yet confirmed, by id.
-    private var openQuotes: [String: Quote] = [:]
+    /// Quotes issued here, by id: open until they expire, and once confirmed, kept (holding their resources
+    /// for other quotes) until a state that includes the grant is what quotes are made from.
+    private var openQuotes: [String: (quote: Quote, confirmedAt: Int64?)] = [:]
     /// Called after an allocation is confirmed or ends: the node links reserve and release on the nodes.
     private var observers: [@Sendable (RealmChange) async -> Void] = []
 
@@ -36,13 +37,20 @@ public actor Realm {
             throw .ledger(.invalidRequest(client: client, reason: "no client key \"\(client)\" is registered in this realm"))
         }
         do { try await ledger.catchUp() } catch { throw RealmError(error) }
+        let (state, head) = await ledger.snapshot
+        // No suspension from here on: the held set and the new quote must see every other quote.
+        let now = clock()
+        let seen = head?.sequence ?? -1
+        openQuotes = openQuotes.filter { _, open in
+            open.confirmedAt.map { $0 > seen } ?? (open.quote.expiry > now)
+        }
+        // A quote holds its resources softly: other quotes avoid them while they can.
+        let held = Set(openQuotes.values.lazy.filter { $0.quote.client != client }.flatMap(\.quote.resources))
         let quote: Quote
-        do { quote = try await ledger.state.allocation.quote(request, client: client, at: clock()) } catch {
+        do { quote = try state.allocation.quote(request, client: client, at: now, avoiding: held) } catch {
             throw .allocation(error)
         }
-        let now = clock()
-        openQuotes = openQuotes.filter { $0.value.expiry > now }
-        openQuotes[quote.id] = quote
+        openQuotes[quote.id] = (quote, nil)
         return quote
     }
 
@@ -51,11 +59,20 @@ public actor Realm {
         guard case .confirm(let id) = try Self.action(in: signed) else {
             throw .badRequest("confirm needs a signed {\"confirm\": {\"quote\": …}} action")
         }
-        guard let quote = openQuotes[id], quote.client == signed.client else { throw .unknownQuote(id) }
-        let granted = try await submit(.confirmed(quote), request: signed) { state in
-            state.allocation.allocations.last { $0.quote == quote.id }
-        }.value
-        openQuotes[id] = nil
+        guard let (quote, confirmedAt) = openQuotes[id], confirmedAt == nil, quote.client == signed.client else {
+            throw .unknownQuote(id)
+        }
+        openQuotes[id]?.confirmedAt = .max  // confirming: no second confirm, and still held
+        let (entry, granted): (LedgerEntry, Allocation?)
+        do {
+            (entry, granted) = try await submit(.confirmed(quote), request: signed) { state in
+                state.allocation.allocations.last { $0.quote == quote.id }
+            }
+        } catch {
+            openQuotes[id]?.confirmedAt = nil
+            throw error
+        }
+        openQuotes[id]?.confirmedAt = entry.sequence
         guard let allocation = granted else { throw .badRequest("quote \(id) was confirmed but granted no allocation") }
         await notify(.confirmed(allocation))
         return allocation

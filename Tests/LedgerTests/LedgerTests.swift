@@ -164,3 +164,27 @@ final class Ticks: Sendable {
         }
     }
 }
+
+@Suite("The ledger under concurrent readers and writers")
+struct LedgerConcurrencyTests {
+    @Test("Catching up while groups commit never loses an applied entry from the state")
+    func catchUpDuringCommits() async throws {
+        let fixture = try await Fixture(.sqlite)
+        // Claims from two clients, interleaved with catch-ups, all at once: every claim the ledger reports
+        // stored must be in the state afterwards (a catch-up that replaced the state with an older copy lost them).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<60 {
+                group.addTask {
+                    try await fixture.claim(index.isMultiple(of: 2) ? fixture.alice : fixture.bob, "r\(index)", nonce: UInt64(index))
+                    let holders = await fixture.ledger.state.holders
+                    #expect(holders["r\(index)"] != nil, "claim r\(index) was stored but is missing from the state")
+                }
+                group.addTask { try await fixture.ledger.catchUp() }
+            }
+            try await group.waitForAll()
+        }
+        #expect((await fixture.ledger.state).holders.count == 60)
+        let replayed = try await LedgerReplica<Claims>.replay(fixture.store)
+        #expect(replayed.state == (await fixture.ledger.state))
+    }
+}

@@ -137,6 +137,27 @@ struct RealmTests {
         #expect(report.isValid)
     }
 
+    @Test("Open quotes hold their resources: concurrent clients are offered different qubits, and all confirm")
+    func quotesHold() async throws {
+        let fixture = try await RealmFixture(nodes: [("node-a", 8, .milliseconds(1))])
+        var clients = [fixture.alice, fixture.bob]
+        for index in 0..<6 {
+            let key = try LedgerSigningKey(id: "client-\(index)")
+            try await fixture.ledger.register(KeyRegistration(id: key.id, publicKey: key.publicKey, roles: [.client]))
+            clients.append(key)
+        }
+        var pending: [PendingAllocation] = []
+        for key in clients {
+            pending.append(try await fixture.system(key).allocateQuantumParticles(.init(particleTypes: [.qubit: 1], purpose: .research, duration: "1h")))
+        }
+        #expect(Set(pending.flatMap(\.quote.resources)).count == 8)
+        let confirmed = try await withThrowingTaskGroup(of: String.self) { group in
+            for quote in pending { group.addTask { try await quote.confirm().resources[0] } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(Set(confirmed).count == 8)
+    }
+
     @Test("Two realm processes sharing one PostgreSQL ledger never grant a resource twice")
     func twoRealms() async throws {
         let fixture = try await RealmFixture(postgres: true, nodes: [("node-a", 6, .milliseconds(1))])
