@@ -68,6 +68,18 @@ let package = Package(
             dependencies: ["CompareSupport", .product(name: "Runtime", package: mainPackageIdentity)],
             path: "Sources/loop-compare"),
 
+        // Confirmed allocations/s through the realm on SQLite and PostgreSQL vs the ML-DSA work alone; quote p99.
+        .executableTarget(
+            name: "realm-compare",
+            dependencies: [
+                "CompareSupport",
+                .product(name: "Realm", package: mainPackageIdentity),
+                .product(name: "Ledger", package: mainPackageIdentity),
+                .product(name: "Allocation", package: mainPackageIdentity),
+                .product(name: "Quantities", package: mainPackageIdentity),
+            ],
+            path: "Sources/realm-compare"),
+
         // χ for CPMG-1…64 under 1/f: the Sequences library vs filter-functions at equal accuracy.
         .executableTarget(
             name: "chi-compare",

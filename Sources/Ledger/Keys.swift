@@ -20,11 +20,13 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
 /// An ML-DSA-65 (FIPS 204) public key, as swift-crypto's `MLDSA65.PublicKey` serialises it.
 public struct LedgerPublicKey: Sendable, Hashable, Codable {
     public let rawRepresentation: Data
+    /// Parsed once: parsing expands the key, which costs as much as a verification.
+    private let key: MLDSA65.PublicKey
 
     /// Parses a FIPS 204 public key (`MLDSA65.PublicKey(rawRepresentation:)`).
     public init(rawRepresentation: Data) throws(LedgerError) {
         do {
-            _ = try MLDSA65.PublicKey(rawRepresentation: rawRepresentation)
+            key = try MLDSA65.PublicKey(rawRepresentation: rawRepresentation)
         } catch {
             throw .invalidKey(source: "public key of \(rawRepresentation.count) bytes",
                               reason: "not an ML-DSA-65 public key (\(error))")
@@ -44,10 +46,12 @@ public struct LedgerPublicKey: Sendable, Hashable, Codable {
         try container.encode(rawRepresentation)
     }
 
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawRepresentation == rhs.rawRepresentation }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawRepresentation) }
+
     /// `MLDSA65.PublicKey.isValidSignature(_:for:context:)` over `digest`, in the ledger's context.
     public func isValidSignature(_ signature: some DataProtocol, for digest: some DataProtocol) -> Bool {
-        guard let key = try? MLDSA65.PublicKey(rawRepresentation: rawRepresentation) else { return false }
-        return key.isValidSignature(signature, for: digest, context: signingContext)
+        key.isValidSignature(signature, for: digest, context: signingContext)
     }
 }
 

@@ -4,7 +4,9 @@ import Quantities
 /// A realm's writer: appends signed entries to a shared store and keeps the replayed state current.
 ///
 /// Submissions are committed in groups: while one group is being signed and stored, the next collects,
-/// so the store sees one transaction per group rather than per entry. Each entry is applied to the
+/// so the store sees one transaction per group rather than per entry. The writer signs the last entry of
+/// each group; its hash covers every earlier entry of the group through the chain (as a signed tree head
+/// does in Certificate Transparency), so one ML-DSA signature, about a millisecond here, serves a group. Each entry is applied to the
 /// state before it is stored (a contract that refuses it fails only that submission); when another
 /// writer got there first, the group is undone, the ledger catches up, and the group is tried again
 /// against the new state.
@@ -179,8 +181,11 @@ public actor Ledger<State: LedgerState> {
         }
         guard !accepted.isEmpty else { return }
         do {
-            let signed = try await sign(entries)
+            // One signature per group, on its last entry: its hash chains to every entry before it.
+            var signed = entries
+            signed[signed.count - 1].signature = try signer.sign(signed[signed.count - 1].hash)
             try await store.append(signed, after: before.head)
+            replica.coverUnsignedRun()
             for (index, submission) in accepted.enumerated() {
                 submission.continuation.resume(returning: .success((signed[index], values[index])))
             }
@@ -195,35 +200,5 @@ public actor Ledger<State: LedgerState> {
             }
             for submission in accepted { submission.continuation.resume(returning: .failure(failure)) }
         }
-    }
-
-    /// Signs the entries' hashes (`MLDSA65.PrivateKey.signature(for:context:)`), spread over the cores:
-    /// the hashes chain, the signatures do not, so they need no order.
-    private nonisolated func sign(_ entries: [LedgerEntry]) async throws(LedgerError) -> [LedgerEntry] {
-        let signer = signer
-        let parts = min(entries.count, max(1, ProcessInfo.processInfo.activeProcessorCount))
-        let size = (entries.count + parts - 1) / parts
-        let results = await withTaskGroup(of: (Int, Result<[Data], LedgerError>).self) { group in
-            for part in 0..<parts {
-                let slice = entries[min(part * size, entries.count)..<min((part + 1) * size, entries.count)]
-                group.addTask {
-                    do throws(LedgerError) {
-                        return (part, .success(try slice.map { (entry) throws(LedgerError) in try signer.sign(entry.hash) }))
-                    } catch { return (part, .failure(error)) }
-                }
-            }
-            var results = [Result<[Data], LedgerError>](repeating: .success([]), count: parts)
-            for await (part, result) in group { results[part] = result }
-            return results
-        }
-        var signed = entries
-        var index = 0
-        for result in results {
-            for signature in try result.get() {
-                signed[index].signature = signature
-                index += 1
-            }
-        }
-        return signed
     }
 }

@@ -36,6 +36,9 @@ public struct LedgerReplica<State: LedgerState>: Sendable {
     public private(set) var head: LedgerHead?
     /// The last entry's timestamp: the next may not be earlier.
     public private(set) var lastTimestamp: Timestamp?
+    /// The first of the entries since the last signed one, and their author: a signed entry by the same
+    /// author must follow, its signature covering them through the hash chain.
+    public private(set) var unsignedRun: (first: Int64, author: String)?
 
     public init(state: State = State()) {
         self.state = state
@@ -61,6 +64,12 @@ public struct LedgerReplica<State: LedgerState>: Sendable {
         if let lastTimestamp, entry.timestamp < lastTimestamp {
             throw .invalidEntry(sequence: entry.sequence, reason: "its timestamp \(entry.timestamp) is earlier than the previous entry's \(lastTimestamp)")
         }
+        if entry.signature.isEmpty, entry.sequence == 0 {
+            throw .invalidEntry(sequence: 0, reason: "the genesis entry is not signed")
+        }
+        if let run = unsignedRun, run.author != entry.author {
+            throw .invalidEntry(sequence: run.first, reason: "not covered by a signature: the next signed entry is by \(entry.author), not by its author \(run.author)")
+        }
         let change = try keys.validate(entry, verifySignatures: !signaturesVerified)
         if entry.contract != KeyRegistry.contract {
             do { try state.apply(entry, keys: keys) } catch {
@@ -70,6 +79,21 @@ public struct LedgerReplica<State: LedgerState>: Sendable {
         keys.commit(change, of: entry)
         head = LedgerHead(sequence: entry.sequence, hash: entry.hash)
         lastTimestamp = entry.timestamp
+        if entry.signature.isEmpty {
+            if unsignedRun == nil { unsignedRun = (entry.sequence, entry.author) }
+        } else {
+            unsignedRun = nil
+        }
+    }
+
+    /// Marks the unsigned run as covered: the writer has just signed its last entry itself.
+    mutating func coverUnsignedRun() { unsignedRun = nil }
+
+    /// Throws when the chain ends in entries no signature covers (the store was cut or altered).
+    public func checkCovered() throws(LedgerError) {
+        if let run = unsignedRun {
+            throw .invalidEntry(sequence: run.first, reason: "not covered by any signature: the chain ends in unsigned entries")
+        }
     }
 
     /// Replays a whole store from the genesis entry, checking everything.
@@ -87,6 +111,7 @@ public struct LedgerReplica<State: LedgerState>: Sendable {
         try await store.forEachEntry(from: (copy.head?.sequence ?? -1) + 1) { (entry) throws(LedgerError) in
             try copy.apply(entry)
         }
+        try copy.checkCovered()
     }
 }
 
@@ -120,6 +145,9 @@ public enum LedgerVerifier {
             }
         }
         if bad == nil, verified == 0 { bad = (0, "the ledger is empty: it has no genesis entry") }
+        if bad == nil, let run = replica.unsignedRun {
+            bad = (run.first, "not covered by any signature: the chain ends in unsigned entries")
+        }
         return VerificationReport(verifiedEntries: verified, firstBadEntry: bad, head: replica.head)
     }
 }

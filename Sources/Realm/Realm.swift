@@ -62,6 +62,12 @@ public actor Realm {
         guard let (quote, confirmedAt) = openQuotes[id], confirmedAt == nil, quote.client == signed.client else {
             throw .unknownQuote(id)
         }
+        return try await confirm(quote, signed: signed)
+    }
+
+    /// Writes the grant of `quote`, which `signed` accepts.
+    private func confirm(_ quote: Quote, signed: SignedRequest) async throws(RealmError) -> Allocation {
+        let id = quote.id
         openQuotes[id]?.confirmedAt = .max  // confirming: no second confirm, and still held
         let (entry, granted): (LedgerEntry, Allocation?)
         do {
@@ -76,6 +82,23 @@ public actor Realm {
         guard let allocation = granted else { throw .badRequest("quote \(id) was confirmed but granted no allocation") }
         await notify(.confirmed(allocation))
         return allocation
+    }
+
+    /// Quotes and confirms in one step: `signed` is the client's signed `ClientAction.allocate`; the grant is
+    /// refused when the realm's price is above the client's `maxPrice`.
+    public func allocate(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
+        guard case .allocate(let request, let maxPrice) = try Self.action(in: signed) else {
+            throw .badRequest("allocate needs a signed {\"allocate\": {\"request\": …, \"maxPrice\": …}} action")
+        }
+        let quote = try await quote(request, client: signed.client)
+        guard quote.price <= maxPrice else {
+            openQuotes[quote.id] = nil
+            throw .allocation(.quoteMismatch(quote: quote.id, reason: "its price \(quote.price) µcredits is above the client's limit of \(maxPrice)"))
+        }
+        do { return try await confirm(quote, signed: signed) } catch {
+            openQuotes[quote.id] = nil
+            throw error
+        }
     }
 
     /// Releases an allocation: `signed` is the client's signed `ClientAction.release`.

@@ -7,7 +7,7 @@ import Ledger
 /// `{"id": "8", "op": "confirm", "signed": {"client": "alice", "nonce": 1, "body": …, "signature": …}}`.
 public struct RealmRequest: Codable, Sendable {
     public enum Operation: String, Codable, Sendable {
-        case quote, confirm, release, share, allocation, status
+        case quote, confirm, allocate, release, share, allocation, status
     }
 
     public var id: String
@@ -16,7 +16,7 @@ public struct RealmRequest: Codable, Sendable {
     public var client: String?
     /// For quote.
     public var request: AllocationRequest?
-    /// For confirm, release and share: the client's signed `ClientAction`.
+    /// For confirm, allocate, release and share: the client's signed `ClientAction`.
     public var signed: SignedRequest?
     /// For allocation: its id.
     public var allocation: String?
@@ -124,10 +124,11 @@ extension Realm {
                     throw .badRequest("quote needs \"client\" and \"request\"")
                 }
                 reply.quote = try await quote(allocationRequest, client: client)
-            case .confirm, .release, .share:
+            case .confirm, .allocate, .release, .share:
                 guard let signed = request.signed else { throw .badRequest("\(request.op.rawValue) needs \"signed\", the client's signed action") }
                 reply.allocation = switch request.op {
                 case .confirm: try await confirm(signed)
+                case .allocate: try await allocate(signed)
                 case .release: try await release(signed)
                 default: try await share(signed)
                 }

@@ -7,6 +7,9 @@ import Ledger
 public enum ClientAction: Codable, Equatable, Sendable {
     /// Accept quote `quote` as offered.
     case confirm(quote: String)
+    /// Quote and confirm in one step, for whatever the realm offers for `request` at no more than
+    /// `maxPrice` micro-credits: an action a client can sign before it has a quote.
+    case allocate(request: AllocationRequest, maxPrice: Int64)
     /// End allocation `allocation` (the holder, or a party with the release right).
     case release(allocation: String)
     /// Share allocation `allocation` with other parties.
@@ -53,13 +56,25 @@ public struct RealmState: LedgerState, Equatable {
         }
         let expected: (client: String, action: ClientAction)?
         switch event {
-        case .confirmed(let quote): expected = (quote.client, .confirm(quote: quote.id))
+        case .confirmed(let quote):
+            // Either the client confirmed this very quote, or signed a one-step allocate it fits.
+            if let request = entry.request, case .allocate(let asked, let maxPrice)? = try? JSONDecoder().decode(ClientAction.self, from: request.body) {
+                guard request.client == quote.client, asked == quote.request, quote.price <= maxPrice else {
+                    throw .malformed("entry \(entry.sequence): the quote does not fit the allocate request \(request.client) signed")
+                }
+                expected = nil
+                break
+            }
+            expected = (quote.client, .confirm(quote: quote.id))
         case .released(let id, let party): expected = (party, .release(allocation: id))
         case .groupShared(let id, let party, let grants): expected = (party, .share(allocation: id, grants: grants))
         default: expected = nil
         }
+        let isOneStepAllocate: Bool
+        if case .confirmed = event, expected == nil { isOneStepAllocate = true } else { isOneStepAllocate = false }
         switch (expected, entry.request) {
         case (nil, nil): break
+        case (nil, .some) where isOneStepAllocate: break
         case (nil, .some(let request)):
             throw .malformed("entry \(entry.sequence): \(entry.kind) is the realm's own event, but carries a request from \(request.client)")
         case (.some(let expected), nil):

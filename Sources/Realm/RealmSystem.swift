@@ -48,6 +48,21 @@ public final class RealmSystem: Sendable {
         return PendingAllocation(quote: quote, system: self)
     }
 
+    /// Quotes and confirms in one step, at no more than `maxPrice` micro-credits.
+    public func allocateAndConfirm(_ request: AllocationRequest, maxPrice: Int64 = .max) async throws(RealmError) -> ConfirmedAllocation {
+        try await allocate(signed: signAllocation(request, maxPrice: maxPrice))
+    }
+
+    /// The signed one-step allocate action, for a client that signs ahead (or elsewhere) and sends later.
+    public func signAllocation(_ request: AllocationRequest, maxPrice: Int64 = .max) throws(RealmError) -> SignedRequest {
+        try sign(.allocate(request: request, maxPrice: maxPrice))
+    }
+
+    /// Sends a signed allocate action (from `signAllocation`).
+    public func allocate(signed: SignedRequest) async throws(RealmError) -> ConfirmedAllocation {
+        ConfirmedAllocation(try await allocationReply(RealmRequest(id: nextID(), op: .allocate, signed: signed)))
+    }
+
     /// The allocation `id`: its resources, nodes, window, status and shares.
     public func getQuantumResource(_ id: String) async throws(RealmError) -> Allocation {
         try await allocationReply(RealmRequest(id: nextID(), op: .allocation, allocation: id))

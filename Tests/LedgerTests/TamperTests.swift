@@ -76,6 +76,32 @@ struct TamperTests {
         #expect(report.firstBadEntry?.reason.contains("already claimed by alice") == true)
     }
 
+    @Test("A group is signed once, on its last entry; stripping that signature leaves the group uncovered")
+    func groupSignature() async throws {
+        let fixture = try await Fixture(.sqlite)
+        // Twenty claims at once commit in a few groups: most entries carry no signature of their own.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<20 {
+                group.addTask { try await fixture.claim(index.isMultiple(of: 2) ? fixture.alice : fixture.bob, "g\(index)", nonce: UInt64(index)) }
+            }
+            try await group.waitForAll()
+        }
+        let entries = try await fixture.store.entries(from: 0, limit: 100)
+        #expect(entries.count == 23)
+        #expect(entries.contains { $0.signature.isEmpty }, "concurrent claims should have shared a group signature")
+        #expect(!entries.last!.signature.isEmpty)
+        #expect(try await LedgerVerifier.verify(fixture.store, state: Claims.self).isValid)
+
+        // Without the last signature, the last group is covered by nothing.
+        let lastSigned = try #require(entries.last)
+        let firstOfGroup = entries.reversed().dropFirst().prefix { $0.signature.isEmpty }.last?.sequence ?? lastSigned.sequence
+        try (fixture.store as! SQLiteLedgerStore).execute(sql: "UPDATE ledger_entry SET signature = X'' WHERE sequence = \(lastSigned.sequence)")
+        let report = try await LedgerVerifier.verify(fixture.store, state: Claims.self)
+        #expect(report.firstBadEntry?.sequence == firstOfGroup)
+        #expect(report.firstBadEntry?.reason.contains("not covered by any signature") == true)
+        await #expect(throws: LedgerError.self) { try await LedgerReplica<Claims>.replay(fixture.store) }
+    }
+
     @Test("An empty store has nothing to verify, and says so")
     func empty() async throws {
         let store = try await Backend.sqlite.makeStore()

@@ -137,6 +137,23 @@ struct RealmTests {
         #expect(report.isValid)
     }
 
+    @Test("A one-step allocate, signed before any quote exists, is granted at or under its price limit")
+    func oneStep() async throws {
+        let fixture = try await RealmFixture()
+        let system = fixture.system(fixture.alice)
+        let request = AllocationRequest(particleTypes: [.qubit: 2], purpose: .research, duration: "1h")
+        let signed = try system.signAllocation(request, maxPrice: 10_000_000)
+        let granted = try await system.allocate(signed: signed)
+        #expect(granted.resources.count == 2)
+        #expect(granted.allocation.price <= 10_000_000)
+        await expectRealmError(.quoteMismatch, containing: "above the client's limit") {
+            _ = try await system.allocateAndConfirm(request, maxPrice: 1)
+        }
+        // The same signed action cannot be replayed.
+        await expectRealmError(.invalidRequest, containing: "already used") { _ = try await system.allocate(signed: signed) }
+        #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
+    }
+
     @Test("Open quotes hold their resources: concurrent clients are offered different qubits, and all confirm")
     func quotesHold() async throws {
         let fixture = try await RealmFixture(nodes: [("node-a", 8, .milliseconds(1))])
