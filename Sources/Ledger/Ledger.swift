@@ -72,8 +72,20 @@ public actor Ledger<State: LedgerState> {
     /// The contracts' state, as of the last entry this writer has seen.
     public var state: State { replica.state }
     public var keys: KeyRegistry { replica.keys }
-    /// The state and the head it is the state after, read together.
-    public var snapshot: (state: State, head: LedgerHead?) { (replica.state, replica.head) }
+    /// The realm's name, from the genesis entry.
+    public var realmName: String? { replica.keys.realm }
+
+    /// The registration of key `id` (without copying the whole registry).
+    public func registration(_ id: String) -> KeyRegistration? { replica.keys.registration(id) }
+
+    /// Runs `body` on the state and the head it is the state after, inside the writer: nothing can change
+    /// them meanwhile, and no copy of the state is made (a copy held while entries apply would make every
+    /// apply copy the whole state).
+    public func withState<Value: Sendable, Failure: Error>(
+        _ body: @Sendable (State, LedgerHead?) throws(Failure) -> Value
+    ) throws(Failure) -> Value {
+        try body(replica.state, replica.head)
+    }
     public var head: LedgerHead? { replica.head }
 
     /// Applies what other writers have appended since. While this writer is committing a group, the
@@ -123,7 +135,7 @@ public actor Ledger<State: LedgerState> {
         reading: @escaping @Sendable (State) -> Value
     ) async throws(LedgerError) -> (entry: LedgerEntry, value: Value) {
         if let request {
-            guard let registration = await keys.registration(request.client) else {
+            guard let registration = await registration(request.client) else {
                 throw .invalidRequest(client: request.client, reason: "no such key is registered")
             }
             guard registration.publicKey.isValidSignature(request.signature, for: request.digest) else {

@@ -55,6 +55,8 @@ public final class NodeLinks: Sendable {
     private let known = Mutex<[String: NodeEndpoints]>([:])
     /// Allocation id → (node → lease id) of the leases held for it.
     private let leases = Mutex<[String: [String: String]]>([:])
+    /// Allocations that have ended (released, completed or lost): no lease is taken for them any more.
+    private let ended = Mutex<Set<String>>([])
 
     public init(realm: Realm, nodes: [NodeEndpoints], security: TelemetryClientSecurity = .plaintext,
                 lossTimeout: Duration = .seconds(3), logger: Logger = Logger(label: "qrrm.realm.nodes")) {
@@ -185,21 +187,33 @@ public final class NodeLinks: Sendable {
             for node in allocation.nodes {
                 let qubits = allocation.resources.filter { $0.hasPrefix(node + "/") }.map { String($0.dropFirst(node.count + 1)) }
                 guard let commands = known.withLock({ $0[node]?.commands }) else { continue }
-                do {
-                    let reply = try NodeCommandClient.call(commands, security: security,
-                                                           ["command": "reserve", "resources": qubits, "ttl": "\(ttl)s"])
-                    if let lease = (reply["result"] as? [String: Any])?["id"] as? String {
-                        leases.withLock { $0[allocation.id, default: [:]][node] = lease }
+                // Someone may hold a qubit on the node directly for a moment: try again, for up to 30 s.
+                for attempt in 0..<150 where !ended.withLock({ $0.contains(allocation.id) }) {
+                    do {
+                        let reply = try NodeCommandClient.call(commands, security: security,
+                                                               ["command": "reserve", "resources": qubits, "ttl": "\(ttl)s"])
+                        if let lease = (reply["result"] as? [String: Any])?["id"] as? String {
+                            leases.withLock { $0[allocation.id, default: [:]][node] = lease }
+                        }
+                        break
+                    } catch {
+                        if attempt == 0 { logger.notice("node \(node): could not reserve \(qubits) for \(allocation.id) yet: \(error)") }
+                        try? await Task.sleep(for: .milliseconds(200))
                     }
-                } catch {
-                    logger.warning("node \(node): could not reserve \(qubits) for \(allocation.id): \(error)")
                 }
             }
+            // Ended while the leases were being taken: give them back now.
+            if ended.withLock({ $0.contains(allocation.id) }) { await release(allocation.id) }
         case .ended(let allocation), .lost(let allocation):
-            for (node, lease) in leases.withLock({ $0.removeValue(forKey: allocation.id) ?? [:] }).sorted(by: { $0.key < $1.key }) {
-                guard let commands = known.withLock({ $0[node]?.commands }) else { continue }
-                _ = try? NodeCommandClient.call(commands, security: security, ["command": "release", "lease": lease])
-            }
+            ended.withLock { _ = $0.insert(allocation.id) }
+            await release(allocation.id)
+        }
+    }
+
+    private func release(_ allocation: String) async {
+        for (node, lease) in leases.withLock({ $0.removeValue(forKey: allocation) ?? [:] }).sorted(by: { $0.key < $1.key }) {
+            guard let commands = known.withLock({ $0[node]?.commands }) else { continue }
+            _ = try? NodeCommandClient.call(commands, security: security, ["command": "release", "lease": lease])
         }
     }
 

@@ -2,6 +2,7 @@ import Allocation
 import Foundation
 import Ledger
 import Quantities
+import Synchronization
 
 /// One realm process: quotes and grants allocations for its clients, writing every grant, release and
 /// node event to the shared ledger. Several processes may serve one realm (a PostgreSQL ledger): the
@@ -10,8 +11,11 @@ public actor Realm {
     public let ledger: Ledger<RealmState>
     private let clock: @Sendable () -> Timestamp
     /// Quotes issued here, by id: open until they expire, and once confirmed, kept (holding their resources
-    /// for other quotes) until a state that includes the grant is what quotes are made from.
-    private var openQuotes: [String: (quote: Quote, confirmedAt: Int64?)] = [:]
+    /// for other quotes) until a state that includes the grant is what quotes are made from. Quotes are
+    /// made inside the ledger's writer (`withState`), so the table is shared under a lock.
+    private let openQuotes = QuoteBook()
+    /// When this process last read other writers' entries.
+    private var lastCatchUp = ContinuousClock.now - .seconds(1)
     /// Called after an allocation is confirmed or ends: the node links reserve and release on the nodes.
     private var observers: [@Sendable (RealmChange) async -> Void] = []
 
@@ -33,25 +37,37 @@ public actor Realm {
     /// Prices `request` for `client`: the resources, nodes, start time and price the contract would grant.
     /// Pure: nothing is written until the client confirms.
     public func quote(_ request: AllocationRequest, client: String) async throws(RealmError) -> Quote {
-        guard await ledger.keys.registration(client)?.has(.client) == true else {
+        guard await ledger.registration(client)?.has(.client) == true else {
             throw .ledger(.invalidRequest(client: client, reason: "no client key \"\(client)\" is registered in this realm"))
         }
-        do { try await ledger.catchUp() } catch { throw RealmError(error) }
-        let (state, head) = await ledger.snapshot
-        // No suspension from here on: the held set and the new quote must see every other quote.
-        let now = clock()
-        let seen = head?.sequence ?? -1
-        openQuotes = openQuotes.filter { _, open in
-            open.confirmedAt.map { $0 > seen } ?? (open.quote.expiry > now)
+        // Other realm processes' grants, at most 100 ms old: a quote made on an older state is refused at
+        // confirmation (the grant is re-checked against the latest entries), never granted twice.
+        if ContinuousClock.now - lastCatchUp > .milliseconds(100) {
+            lastCatchUp = .now
+            do { try await ledger.catchUp() } catch { throw RealmError(error) }
         }
-        // A quote holds its resources softly: other quotes avoid them while they can.
-        let held = Set(openQuotes.values.lazy.filter { $0.quote.client != client }.flatMap(\.quote.resources))
-        let quote: Quote
-        do { quote = try state.allocation.quote(request, client: client, at: now, avoiding: held) } catch {
-            throw .allocation(error)
+        let outcome = await ledger.withState { [openQuotes, clock] (state, head) -> Result<Quote, AllocationError> in
+            // Synchronous from here: the held set and the new quote see every other quote. Another writer's
+            // clock may run ahead of ours; its entries' times are the contract's "now" then.
+            let now = max(clock(), state.allocation.clock)
+            return openQuotes.withLock { (open) -> Result<Quote, AllocationError> in
+                let seen = head?.sequence ?? -1
+                open = open.filter { _, entry in entry.confirmedAt.map { $0 > seen } ?? (entry.quote.expiry > now) }
+                // A quote holds its resources softly: other quotes avoid them while they can.
+                let held = Set(open.values.lazy.filter { $0.quote.client != client }.flatMap(\.quote.resources))
+                do throws(AllocationError) {
+                    let quote = try state.allocation.quote(request, client: client, at: now, avoiding: held)
+                    open[quote.id] = (quote, nil)
+                    return .success(quote)
+                } catch {
+                    return .failure(error)
+                }
+            }
         }
-        openQuotes[quote.id] = (quote, nil)
-        return quote
+        switch outcome {
+        case .success(let quote): return quote
+        case .failure(let error): throw .allocation(error)
+        }
     }
 
     /// Confirms a quote: `signed` is the client's signed `ClientAction.confirm`. Returns the allocation.
@@ -59,7 +75,7 @@ public actor Realm {
         guard case .confirm(let id) = try Self.action(in: signed) else {
             throw .badRequest("confirm needs a signed {\"confirm\": {\"quote\": …}} action")
         }
-        guard let (quote, confirmedAt) = openQuotes[id], confirmedAt == nil, quote.client == signed.client else {
+        guard let (quote, confirmedAt) = openQuotes.withLock({ $0[id] }), confirmedAt == nil, quote.client == signed.client else {
             throw .unknownQuote(id)
         }
         return try await confirm(quote, signed: signed)
@@ -68,17 +84,22 @@ public actor Realm {
     /// Writes the grant of `quote`, which `signed` accepts.
     private func confirm(_ quote: Quote, signed: SignedRequest) async throws(RealmError) -> Allocation {
         let id = quote.id
-        openQuotes[id]?.confirmedAt = .max  // confirming: no second confirm, and still held
+        // Confirming: no second confirm, and still held. Checked and set at once, so two confirms cannot both pass.
+        guard openQuotes.withLock({ open -> Bool in
+            guard open[id]?.confirmedAt == nil else { return false }
+            open[id]?.confirmedAt = .max
+            return true
+        }) else { throw .unknownQuote(id) }
         let (entry, granted): (LedgerEntry, Allocation?)
         do {
             (entry, granted) = try await submit(.confirmed(quote), request: signed) { state in
                 state.allocation.allocations.last { $0.quote == quote.id }
             }
         } catch {
-            openQuotes[id]?.confirmedAt = nil
+            openQuotes.withLock { $0[id]?.confirmedAt = nil }
             throw error
         }
-        openQuotes[id]?.confirmedAt = entry.sequence
+        openQuotes.withLock { $0[id]?.confirmedAt = entry.sequence }
         guard let allocation = granted else { throw .badRequest("quote \(id) was confirmed but granted no allocation") }
         await notify(.confirmed(allocation))
         return allocation
@@ -92,11 +113,11 @@ public actor Realm {
         }
         let quote = try await quote(request, client: signed.client)
         guard quote.price <= maxPrice else {
-            openQuotes[quote.id] = nil
+            openQuotes.withLock { $0[quote.id] = nil }
             throw .allocation(.quoteMismatch(quote: quote.id, reason: "its price \(quote.price) µcredits is above the client's limit of \(maxPrice)"))
         }
         do { return try await confirm(quote, signed: signed) } catch {
-            openQuotes[quote.id] = nil
+            openQuotes.withLock { $0[quote.id] = nil }
             throw error
         }
     }
@@ -169,4 +190,13 @@ public enum RealmChange: Sendable {
     case confirmed(Allocation)
     case ended(Allocation)
     case lost(Allocation)
+}
+
+/// The realm's open quotes, shared between the realm and the ledger's writer under a lock.
+private final class QuoteBook: Sendable {
+    private let table = Mutex<[String: (quote: Quote, confirmedAt: Int64?)]>([:])
+
+    func withLock<Value>(_ body: (inout [String: (quote: Quote, confirmedAt: Int64?)]) -> Value) -> Value {
+        table.withLock { body(&$0) }
+    }
 }

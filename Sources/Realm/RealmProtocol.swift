@@ -156,7 +156,7 @@ extension Realm {
                 degraded: statuses.filter { $0 == .degraded }.count, lost: statuses.filter { $0 == .lost }.count,
                 retired: statuses.filter { $0 == .retired }.count)
         }
-        return RealmStatus(realm: await ledger.keys.realm, ledgerHead: await ledger.head?.sequence ?? -1, nodes: nodes,
+        return RealmStatus(realm: await ledger.realmName, ledgerHead: await ledger.head?.sequence ?? -1, nodes: nodes,
                            liveAllocations: state.allocations.filter { $0.status.isLive }.count,
                            totalAllocations: state.allocations.count)
     }
