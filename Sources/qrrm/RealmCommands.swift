@@ -61,7 +61,8 @@ struct RealmCommand: AsyncParsableCommand {
             let realm = Realm(ledger: ledger)
             let links = NodeLinks(realm: realm, nodes: endpoints, lossTimeout: timeout)
             let server = try RealmServer(realm: realm, endpoint: endpoint, security: .plaintext)
-            print("realm \(await ledger.keys.realm ?? "?") serving \(server.endpoint), ledger \(store.backend), \(endpoints.count) node(s)")
+            // Unbuffered: scripts and tests wait for this line to know the endpoint.
+            FileHandle.standardOutput.write(Data("realm \(await ledger.realmName ?? "?") serving \(server.endpoint), ledger \(store.backend), \(endpoints.count) node(s)\n".utf8))
             let logger = Logger(label: "qrrm.realm")
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: [.init(service: RealmService(links: links, server: server))],
