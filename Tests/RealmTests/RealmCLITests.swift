@@ -1,0 +1,79 @@
+import Foundation
+import Ledger
+import Testing
+
+/// `qrrm ledger …` and `qrrm realm …` as programs: exit status, output, and errors for bad arguments.
+@Suite("qrrm ledger and qrrm realm on the command line")
+struct RealmCLITests {
+    let folder: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("qrrm-realm-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    /// Runs qrrm with `arguments` in the test folder; returns the exit status and stdout + stderr.
+    func qrrm(_ arguments: String...) throws -> (status: Int32, output: String) { try qrrm(arguments) }
+
+    func qrrm(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("qrrm")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "\(binary.path) is missing: build the qrrm product first")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    @Test("keygen, init, register and verify; a tampered entry makes verify name it and exit 1")
+    func ledgerLifecycle() throws {
+        #expect(try qrrm("ledger", "keygen", "--id", "authority", "--out", "authority.key").status == 0)
+        #expect(try qrrm("ledger", "keygen", "--id", "alice", "--out", "alice.key").status == 0)
+        let created = try qrrm("ledger", "init", "--realm", "lab", "--authority", "authority.key", "--sqlite", "realm.sqlite")
+        #expect(created.status == 0 && created.output.contains("genesis entry written"), "\(created.output)")
+        let registered = try qrrm("ledger", "register", "--authority", "authority.key", "--key", "alice.key.pub", "--role", "client",
+                                  "--sqlite", "realm.sqlite")
+        #expect(registered.status == 0 && registered.output.contains("registered alice (client) as entry 1"), "\(registered.output)")
+        let verified = try qrrm("ledger", "verify", "--sqlite", "realm.sqlite")
+        #expect(verified.status == 0 && verified.output.contains("2 entries verify"), "\(verified.output)")
+
+        try SQLiteLedgerStore(path: folder.appendingPathComponent("realm.sqlite").path)
+            .execute(sql: "UPDATE ledger_entry SET payload = X'7B7D' WHERE sequence = 1")
+        let tampered = try qrrm("ledger", "verify", "--sqlite", "realm.sqlite")
+        #expect(tampered.status == 1)
+        #expect(tampered.output.contains("entry 1 is bad: its contents do not match its hash"), "\(tampered.output)")
+    }
+
+    @Test("Bad arguments get errors that name the option, the file or the field", arguments: [
+        (["ledger", "verify"], "give exactly one of --sqlite"),
+        (["ledger", "init", "--realm", "r", "--authority", "missing.key", "--sqlite", "x.sqlite"], "missing.key: no such file"),
+        (["ledger", "register", "--authority", "missing.key", "--key", "k.pub", "--role", "wizard", "--sqlite", "x.sqlite"],
+         "--role wizard: expected one of"),
+        (["realm", "serve", "--sqlite", "x.sqlite", "--key", "missing.key"], "missing.key"),
+        (["realm", "allocate", "--key", "missing.key", "--particles", "qubit"], "--particles: \"qubit\" is not type=count"),
+        (["ledger", "verify", "--postgres", "mysql://nowhere"], "expected postgres://user:password@host:port/database"),
+    ])
+    func badArguments(arguments: [String], fragment: String) throws {
+        let result = try qrrm(arguments)
+        #expect(result.status != 0)
+        #expect(result.output.contains(fragment), "\(result.output)")
+    }
+
+    @Test("A malformed --node is refused, naming the part", arguments: [
+        ("telemetry=tcp://a:1", "telemetry= and snapshot= are required"),
+        ("telemetry=tcp://a:1,snapshot=tcp://a:2,colour=blue", "\"colour=blue\" is not one of"),
+        ("telemetry=tcp://a:1,telemetry=tcp://a:3,snapshot=tcp://a:2", "(each once)"),
+    ])
+    func badNode(spec: String, fragment: String) throws {
+        #expect(try qrrm("ledger", "keygen", "--id", "realm", "--out", "realm.key").status == 0)
+        let result = try qrrm("realm", "serve", "--sqlite", "realm.sqlite", "--key", "realm.key", "--create", "r", "--node", spec)
+        #expect(result.status != 0)
+        #expect(result.output.contains(fragment), "\(result.output)")
+    }
+}
