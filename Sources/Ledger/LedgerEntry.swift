@@ -70,17 +70,9 @@ public struct LedgerEntry: Sendable, Hashable {
     /// An entry with its hash computed and not yet signed.
     public init(sequence: Int64, previousHash: Data, timestamp: Timestamp, contract: String, kind: String,
                 payload: Data, author: String, request: SignedRequest?) {
-        self.sequence = sequence
-        self.previousHash = previousHash
-        self.timestamp = timestamp
-        self.contract = contract
-        self.kind = kind
-        self.payload = payload
-        self.author = author
-        self.request = request
-        self.hash = Data()
-        self.signature = Data()
-        self.hash = computedHash()
+        self.init(sequence: sequence, previousHash: previousHash, timestamp: timestamp, contract: contract, kind: kind,
+                  payload: payload, author: author, request: request, hash: Data(), signature: Data())
+        hash = computedHash()
     }
 
     /// An entry as stored: hash and signature as read, to be checked by `LedgerVerifier`.

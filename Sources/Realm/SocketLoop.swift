@@ -59,26 +59,11 @@ final class SocketLoop: Sendable {
                 for frames in outbox.withLock({ box in defer { box.removeAll() }; return box }) where !frames.isEmpty {
                     try socket.send(multipart: frames, wait: .timeout(.seconds(1)))
                 }
-                while let (frames, user) = try receive(socket) { onMessage(frames, user) }
+                while let (frames, user) = try socket.receiveMultipartWithUser(wait: .dontWait) { onMessage(frames, user) }
             } catch {
                 if error.isContextTerminated { break }
             }
         }
-    }
-
-    /// One whole message and the peer's CURVE key (ZAP User-Id), or nil when none is waiting.
-    private func receive(_ socket: ZMQSocket) throws(ZMQError) -> ([[UInt8]], String?)? {
-        var frames: [[UInt8]] = []
-        var user: String?
-        var more = true
-        while more {
-            var message = ZMQMessage()
-            guard try socket.receive(into: &message, wait: frames.isEmpty ? .dontWait : .forever) else { return nil }
-            if let id = message.property("User-Id"), !id.isEmpty { user = id }
-            more = message.hasMore
-            frames.append(message.bytes)
-        }
-        return (frames, user)
     }
 }
 

@@ -238,14 +238,22 @@ public final class ZMQSocket {
     /// Receives a whole multipart message, or nil when `wait` ran out before its first frame.
     /// libzmq delivers messages atomically, so the remaining frames are read without waiting.
     public func receiveMultipart(wait: Wait = .forever) throws(ZMQError) -> [[UInt8]]? {
+        try receiveMultipartWithUser(wait: wait)?.frames
+    }
+
+    /// Receives a whole multipart message and the peer's authenticated identity, the ZAP `User-Id`
+    /// property (`zmq_msg_gets`; a CURVE client's public key in Z85), nil on a plaintext socket.
+    public func receiveMultipartWithUser(wait: Wait = .forever) throws(ZMQError) -> (frames: [[UInt8]], user: String?)? {
         var message = ZMQMessage()
         guard try receive(into: &message, wait: wait) else { return nil }
+        var user = message.property("User-Id").flatMap { $0.isEmpty ? nil : $0 }
         var frames = [message.bytes]
         while message.hasMore {
             _ = try receive(into: &message, wait: .forever)
+            if user == nil, let id = message.property("User-Id"), !id.isEmpty { user = id }
             frames.append(message.bytes)
         }
-        return frames
+        return (frames, user)
     }
 }
 

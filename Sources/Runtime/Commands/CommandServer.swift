@@ -104,17 +104,7 @@ public final class CommandServer: Sendable {
 
     /// One request: its routing envelope, its last frame, and the client's CURVE key (ZAP User-Id).
     private func receive(_ socket: ZMQSocket) throws(ZMQError) -> (envelope: [[UInt8]], body: [UInt8], user: String?)? {
-        var frames: [[UInt8]] = []
-        var user: String?
-        var more = true
-        while more {
-            var message = ZMQMessage()
-            guard try socket.receive(into: &message, wait: frames.isEmpty ? .dontWait : .forever) else { return nil }
-            if let id = message.property("User-Id"), !id.isEmpty { user = id }
-            more = message.hasMore
-            frames.append(message.bytes)
-        }
-        guard frames.count >= 2 else { return nil }
+        guard let (frames, user) = try socket.receiveMultipartWithUser(wait: .dontWait), frames.count >= 2 else { return nil }
         return (Array(frames.dropLast()), frames.last!, user)
     }
 
