@@ -7,7 +7,9 @@
 // group. The anchor is the same number of ML-DSA-65 verifications alone, on every core: the ratio says
 // how much of that ceiling the rest of the realm (contract, JSON, SQL, the signature per group) leaves.
 // Then the quote latency (p50/p99) with 10,000 resources across 100 nodes, half of them held, against a
-// plain scan of an array for the same number of free, eligible resources.
+// plain scan of an array for the same number of free, eligible resources. Last, fairness under contention:
+// 8 clients each send 50 one-step allocates at once for the first 100 qubits' worth of immediate grants;
+// Jain's index over the grants each client got now (1 is perfectly even).
 //
 // Usage: realm-compare [--rounds N] [--allocations N] [--clients N] [--postgres URL] [--nodes N] [--qubits N]
 import Allocation
@@ -44,6 +46,16 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 
 /// A fresh realm with `nodes` × `qubitsPerNode` qubits and `clients` registered clients.
 @MainActor func makeRealm(_ store: any LedgerStore) async throws -> (Realm, [LedgerSigningKey]) {
+    try await makeRealm(store, nodes: nodes, qubits: qubitsPerNode, clients: clients)
+}
+
+/// A fresh realm of the given size on a new SQLite file.
+@MainActor func makeRealmSized(nodes: Int, qubits: Int, clients: Int) async throws -> (Realm, [LedgerSigningKey]) {
+    try await makeRealm(try SQLiteLedgerStore(path: folder.appendingPathComponent("sized-\(UUID().uuidString).sqlite").path),
+                        nodes: nodes, qubits: qubits, clients: clients)
+}
+
+@MainActor func makeRealm(_ store: any LedgerStore, nodes: Int, qubits qubitsPerNode: Int, clients: Int) async throws -> (Realm, [LedgerSigningKey]) {
     let authority = try LedgerSigningKey(id: "realm")
     try await Ledger<RealmState>.create(realm: "bench", in: store, authority: authority)
     let ledger = try await Ledger<RealmState>(store: store, signer: authority)
@@ -166,3 +178,30 @@ for _ in 0..<2000 {
 print(String(format: "quote of 8 qubits among %d resources on %d nodes (half held): p50 %.0f µs, p99 %.0f µs; plain scan p50 %.0f µs, p99 %.0f µs; p99 ratio %.1f×",
              nodes * qubitsPerNode, nodes, percentile(ours, 0.5), percentile(ours, 0.99), percentile(anchor, 0.5), percentile(anchor, 0.99),
              percentile(ours, 0.99) / percentile(anchor, 0.99)))
+
+// Fairness under contention: 8 clients, 50 requests each, for 100 qubits; who gets one now, and who later.
+do {
+    let (realm, keys) = try await makeRealmSized(nodes: 10, qubits: 10, clients: 8)
+    let request = AllocationRequest(particleTypes: [.qubit: 1], purpose: .research, duration: "1h")
+    let work = try keys.map { key in
+        let system = RealmSystem(realm: realm, key: key)
+        return (key.id, system, try (0..<50).map { _ in try system.signAllocation(request) })
+    }
+    let granted = try await withThrowingTaskGroup(of: (String, Int).self) { group in
+        for (client, system, signed) in work {
+            group.addTask {
+                var now = 0
+                for action in signed {
+                    let allocation = try await system.allocate(signed: action).allocation
+                    if allocation.start.nanosecondsSinceEpoch - allocation.confirmedAt.nanosecondsSinceEpoch < 1_000_000_000 { now += 1 }
+                }
+                return (client, now)
+            }
+        }
+        var results: [(String, Int)] = []
+        for try await result in group { results.append(result) }
+        return results
+    }.sorted { $0.0 < $1.0 }
+    print("contention: 8 clients × 50 requests for 100 qubits; granted now: " + granted.map { "\($0.1)" }.joined(separator: " ")
+          + String(format: "; Jain's fairness index %.3f", jainFairnessIndex(granted.map { Double($0.1) })))
+}
