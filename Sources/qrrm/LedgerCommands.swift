@@ -28,7 +28,7 @@ struct LedgerLocation: ParsableArguments {
 struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger", abstract: "Create, extend and verify a realm's signed, hash-chained ledger.",
-        subcommands: [Keygen.self, Init.self, Register.self, Verify.self])
+        subcommands: [Keygen.self, Init.self, Register.self, Verify.self, Report.self])
 
     struct Keygen: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Generate an ML-DSA-65 key: <out> (private, mode 600) and <out>.pub.")
@@ -113,6 +113,29 @@ struct LedgerCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             print("\(store.backend): \(report.verifiedEntries) entries verify; head \(report.head!.sequence) \(report.head!.hash.hexString)")
+        }
+    }
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Usage by client, purpose and resource (qubit-seconds, joules), replayed from the ledger alone; CSV.")
+
+        @OptionGroup var location: LedgerLocation
+
+        @Flag(name: .long, help: "JSON instead of CSV.")
+        var json = false
+
+        func run() async throws {
+            let replica = try await LedgerReplica<RealmState>.replay(try await location.open())
+            let state = replica.state.allocation
+            let report = try state.usageReport(at: max(.now(), state.clock))
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(report.csv, terminator: report.csv.hasSuffix("\n") ? "" : "\n")
+            }
         }
     }
 }

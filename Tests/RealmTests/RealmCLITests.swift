@@ -42,6 +42,9 @@ struct RealmCLITests {
         #expect(registered.status == 0 && registered.output.contains("registered alice (client) as entry 1"), "\(registered.output)")
         let verified = try qrrm("ledger", "verify", "--sqlite", "realm.sqlite")
         #expect(verified.status == 0 && verified.output.contains("2 entries verify"), "\(verified.output)")
+        let report = try qrrm("ledger", "report", "--sqlite", "realm.sqlite")
+        #expect(report.status == 0 && report.output == "client,purpose,allocation,resource,node,type,qubit_seconds,energy_joules\n",
+                "\(report.output)")
 
         try SQLiteLedgerStore(path: folder.appendingPathComponent("realm.sqlite").path)
             .execute(sql: "UPDATE ledger_entry SET payload = X'7B7D' WHERE sequence = 1")
