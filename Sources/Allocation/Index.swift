@@ -51,14 +51,16 @@ struct AllocationIndex: Equatable, Sendable {
     var slotTypes: [ParticleType] = []
     /// Each slot's live grants, in ascending allocation order (as `grants`).
     var grants: [[Grant]] = []
-    /// Slots by type, in no particular order.
-    var byType: [ParticleType: [Int]] = [:]
+    /// Slots by type, then by node (indexed by node slot; a list may be shorter than `nodeIDs`).
+    var byType: [ParticleType: [[Int]]] = [:]
 
     // Nodes.
     var nodeOf: [String: Int] = [:]
     var nodeIDs: [String] = []
     /// Each node's position in ascending id order.
     var nodeRank: [Int] = []
+    /// The nodes in ascending id order.
+    var nodesByRank: [Int] = []
     /// Each node's resources that are not retired: the shares its power is split into.
     var inService: [Int] = []
     /// Nodes drawing power, ascending.
@@ -84,8 +86,8 @@ struct AllocationIndex: Equatable, Sendable {
         if let slot = slotOf[resource.id] {
             let old = slots[slot]
             if slotTypes[slot] != resource.type {
-                byType[slotTypes[slot]]?.removeAll { $0 == slot }
-                byType[resource.type, default: []].append(slot)
+                byType[slotTypes[slot]]![node].removeAll { $0 == slot }
+                addToType(slot, resource.type, node)
                 slotTypes[slot] = resource.type
             }
             if (old.status == .retired) != (resource.status == .retired) {
@@ -101,9 +103,22 @@ struct AllocationIndex: Equatable, Sendable {
                               advertised: resource.advertised, measured: resource.measured))
             slotTypes.append(resource.type)
             grants.append([])
-            byType[resource.type, default: []].append(slot)
+            addToType(slot, resource.type, node)
             if resource.status != .retired { inService[node] += 1 }
         }
+    }
+
+    private mutating func addToType(_ slot: Int, _ type: ParticleType, _ node: Int) {
+        var lists = byType.removeValue(forKey: type) ?? []
+        while lists.count <= node { lists.append([]) }
+        lists[node].append(slot)
+        byType[type] = lists
+    }
+
+    /// The slots of `type` on `node`.
+    func slots(of type: ParticleType, on node: Int) -> [Int] {
+        guard let lists = byType[type], node < lists.count else { return [] }
+        return lists[node]
     }
 
     /// The slot of node `id`, creating it when new (and re-ranking the nodes by id).
@@ -114,9 +129,11 @@ struct AllocationIndex: Equatable, Sendable {
         nodeIDs.append(id)
         inService.append(0)
         openMeters.append([])
-        nodeRank = Array(repeating: 0, count: nodeIDs.count)
-        for (rank, slot) in nodeIDs.indices.sorted(by: { nodeIDs[$0] < nodeIDs[$1] }).enumerated() {
-            nodeRank[slot] = rank
+        let at = nodesByRank.partitioningIndex { nodeIDs[$0] > id }
+        nodesByRank.insert(node, at: at)
+        nodeRank.append(0)
+        for rank in at..<nodesByRank.count {
+            nodeRank[nodesByRank[rank]] = rank
         }
         return node
     }

@@ -18,26 +18,29 @@ extension AllocationState {
         if let reservation = validated.reservationTime, reservation < now {
             throw .reservationExpired(reservationTime: reservation, now: now)
         }
-        let pools = try eligiblePools(validated)
         let earliest = validated.reservationTime ?? now
         let duration = validated.durationNanoseconds
-        // Held resources matter only when some are in the pools; otherwise the filtered pools are the pools.
-        var avoiding: [[Int]]?
-        if !held.isEmpty {
-            var heldSlots: Set<Int> = []
-            for id in held {
-                if let slot = derived.slotOf[id] { heldSlots.insert(slot) }
-            }
+        var heldSlots: Set<Int> = []
+        for id in held {
+            if let slot = derived.slotOf[id] { heldSlots.insert(slot) }
+        }
+        var plan: Plan
+        if let quick = quickPlan(validated, earliest: earliest, avoiding: heldSlots) {
+            plan = quick
+        } else {
+            let pools = try eligiblePools(validated)
+            // Held resources matter only when some are in the pools; otherwise the filtered pools are the pools.
+            var avoiding: [[Int]]?
             if !heldSlots.isEmpty {
                 let filtered = pools.map { $0.filter { !heldSlots.contains($0) } }
                 if zip(filtered, pools).contains(where: { $0.count != $1.count }) { avoiding = filtered }
             }
-        }
-        var plan = (avoiding.flatMap { findSlot(validated, $0, earliest: earliest, preempting: false) })
-            ?? findSlot(validated, pools, earliest: earliest, preempting: false)!
-        if request.priority == .critical, plan.start > earliest,
-           let preempting = findSlot(validated, pools, earliest: earliest, preempting: true), preempting.start < plan.start {
-            plan = preempting
+            plan = (avoiding.flatMap { findSlot(validated, $0, earliest: earliest, preempting: false) })
+                ?? findSlot(validated, pools, earliest: earliest, preempting: false)!
+            if request.priority == .critical, plan.start > earliest,
+               let preempting = findSlot(validated, pools, earliest: earliest, preempting: true), preempting.start < plan.start {
+                plan = preempting
+            }
         }
         let end = plan.start.adding(nanoseconds: duration)
         try checkLimit(client: client, units: validated.units, start: plan.start, end: end, preempting: plan.preempts)
@@ -52,6 +55,58 @@ extension AllocationState {
             preempts: plan.preempts.map { allocations[$0].id })
     }
 
+    /// The plan when, for every requested type, one node has enough free at `earliest` (leaving out `held`),
+    /// without preemption. Such a node heads `select`'s order (nodes already chosen first, then by id)
+    /// whatever the others hold, so this scans nodes in that order and stops at the first one, instead of
+    /// building the whole pools; it also counts enough capable resources on the way to know that
+    /// `eligiblePools` would not throw. Nil when that is not so: the full search decides then.
+    private func quickPlan(_ request: ValidatedRequest, earliest: Timestamp, avoiding held: Set<Int>) -> Plan? {
+        let end = earliest.adding(nanoseconds: request.durationNanoseconds)
+        var chosen: [Int] = []
+        for entry in request.counts {
+            var usedNodes: [Int] = []
+            for slot in chosen where !usedNodes.contains(derived.slots[slot].node) {
+                usedNodes.append(derived.slots[slot].node)
+            }
+            usedNodes.sort { derived.nodeRank[$0] < derived.nodeRank[$1] }
+            var capable = 0
+            var winner: [Int]?
+            for node in usedNodes + derived.nodesByRank.lazy.filter({ !usedNodes.contains($0) }) {
+                var free: [Int] = []
+                for slot in derived.slots(of: entry.type, on: node) {
+                    let facts = derived.slots[slot]
+                    guard facts.status != .retired else { continue }
+                    if request.isMet(by: facts.advertised) { capable += 1 }
+                    if winner == nil, facts.status == .available || facts.status == .degraded,
+                       request.isMet(by: facts.measured), held.isEmpty || !held.contains(slot),
+                       isFree(slot, from: earliest, until: end) {
+                        free.append(slot)
+                    }
+                }
+                if winner == nil, free.count >= entry.count { winner = free }
+                if winner != nil, capable >= entry.count { break }
+            }
+            guard let members = winner, capable >= entry.count else { return nil }
+            chosen += members.sorted { fits($0, before: $1, request, blockers: [:]) }.prefix(entry.count)
+        }
+        return Plan(start: earliest, resources: chosen, preempts: [])
+    }
+
+    /// `select`'s order within a node: those that need no preemption (not in `blockers`), then the closest
+    /// fit (entanglement-ready ones kept for requests that need them, shortest coherence, lowest fidelity),
+    /// then by id.
+    private func fits(_ a: Int, before b: Int, _ request: ValidatedRequest, blockers: [Int: [Int]]) -> Bool {
+        let (ma, mb) = (derived.slots[a].measured, derived.slots[b].measured)
+        let ka = (blockers[a] == nil ? 0 : 1, !request.entanglementReady && ma.entanglementReady ? 1 : 0)
+        let kb = (blockers[b] == nil ? 0 : 1, !request.entanglementReady && mb.entanglementReady ? 1 : 0)
+        if ka != kb { return ka < kb }
+        if ma.coherenceTimeNanoseconds != mb.coherenceTimeNanoseconds {
+            return ma.coherenceTimeNanoseconds < mb.coherenceTimeNanoseconds
+        }
+        if ma.fidelity != mb.fidelity { return ma.fidelity < mb.fidelity }
+        return derived.slotIDs[a] < derived.slotIDs[b]
+    }
+
     /// For each requested type, the slots of the resources that meet the minimums now (in no particular
     /// order); throws when too few could ever meet them or too few do now.
     private func eligiblePools(_ request: ValidatedRequest) throws(AllocationError) -> [[Int]] {
@@ -59,7 +114,7 @@ extension AllocationState {
         for entry in request.counts {
             var capable = 0
             var eligible: [Int] = []
-            for slot in derived.byType[entry.type] ?? [] {
+            for slot in (derived.byType[entry.type] ?? []).joined() {
                 let status = derived.slots[slot].status
                 guard status != .retired else { continue }
                 if request.isMet(by: derived.slots[slot].advertised) { capable += 1 }
@@ -149,17 +204,6 @@ extension AllocationState {
     private func select(
         _ count: Int, from free: [Int], blockers: [Int: [Int]], request: ValidatedRequest, alreadyChosen: [Int]
     ) -> [Int] {
-        func fitsBefore(_ a: Int, _ b: Int) -> Bool {
-            let (ma, mb) = (derived.slots[a].measured, derived.slots[b].measured)
-            let ka = (blockers[a] == nil ? 0 : 1, !request.entanglementReady && ma.entanglementReady ? 1 : 0)
-            let kb = (blockers[b] == nil ? 0 : 1, !request.entanglementReady && mb.entanglementReady ? 1 : 0)
-            if ka != kb { return ka < kb }
-            if ma.coherenceTimeNanoseconds != mb.coherenceTimeNanoseconds {
-                return ma.coherenceTimeNanoseconds < mb.coherenceTimeNanoseconds
-            }
-            if ma.fidelity != mb.fidelity { return ma.fidelity < mb.fidelity }
-            return derived.slotIDs[a] < derived.slotIDs[b]
-        }
         // Bucket the free slots by node (a counting sort), then rank the nodes present.
         let nodeCount = derived.nodeIDs.count
         var perNode = [Int](repeating: 0, count: nodeCount)
@@ -189,7 +233,7 @@ extension AllocationState {
         }
         var picked: [Int] = []
         for node in order where picked.count < count {
-            picked += bucketed[first[node]..<first[node + 1]].sorted(by: fitsBefore).prefix(count - picked.count)
+            picked += bucketed[first[node]..<first[node + 1]].sorted { fits($0, before: $1, request, blockers: blockers) }.prefix(count - picked.count)
         }
         return picked
     }
