@@ -9,6 +9,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
     /// The time of the last applied event.
     @RFC3339Coded public internal(set) var clock: Timestamp
     public internal(set) var nodes = SortedMap<String, Node>()
+    /// Every resource ever announced. Change it only through `setResource`, which keeps `derived` in step.
     public internal(set) var resources = SortedMap<String, Resource>()
     /// Every allocation ever confirmed; "alloc-N" is at index N − 1.
     public internal(set) var allocations: [Allocation] = []
@@ -25,11 +26,80 @@ public struct AllocationState: Codable, Equatable, Sendable {
     /// Each node's energy not apportioned to any allocation, in joules.
     public internal(set) var idleEnergy = SortedMap<String, Double>()
     public internal(set) var auctions: [AuctionRecord] = []
+    /// Derived lookups: neither coded nor compared, rebuilt after decoding.
+    var derived = AllocationIndex()
 
     /// An empty realm whose clock starts at `genesis`.
     public init(configuration: AllocationConfiguration = .init(), genesis: Timestamp = Timestamp(nanosecondsSinceEpoch: 0)) {
         self.configuration = configuration
         self.clock = genesis
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case configuration, clock, nodes, resources, allocations, open, grants, limits, quotas, shares, prices, balances,
+             idleEnergy, auctions
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        configuration = try container.decode(AllocationConfiguration.self, forKey: .configuration)
+        _clock = try container.decode(RFC3339Coded.self, forKey: .clock)
+        nodes = try container.decode(SortedMap<String, Node>.self, forKey: .nodes)
+        resources = try container.decode(SortedMap<String, Resource>.self, forKey: .resources)
+        allocations = try container.decode([Allocation].self, forKey: .allocations)
+        open = try container.decode([Int].self, forKey: .open)
+        grants = try container.decode(SortedMap<String, [Int]>.self, forKey: .grants)
+        limits = try container.decode(SortedMap<String, Int>.self, forKey: .limits)
+        quotas = try container.decode(SortedMap<Purpose, Quota>.self, forKey: .quotas)
+        shares = try container.decode(SortedMap<String, Int>.self, forKey: .shares)
+        prices = try container.decode(SortedMap<ParticleType, Int64>.self, forKey: .prices)
+        balances = try container.decode(SortedMap<String, Int64>.self, forKey: .balances)
+        idleEnergy = try container.decode(SortedMap<String, Double>.self, forKey: .idleEnergy)
+        auctions = try container.decode([AuctionRecord].self, forKey: .auctions)
+        try rebuildIndex()
+    }
+
+    /// Derives `derived` from the coded state; throws when that state is inconsistent.
+    private mutating func rebuildIndex() throws {
+        struct Inconsistent: Error, CustomStringConvertible { let description: String }
+        var index = AllocationIndex()
+        for id in nodes.keys {
+            _ = index.nodeSlot(id)
+            if nodes[id]!.powerWatts > 0 { index.setPowered(id, true) }
+        }
+        for resource in resources.values {
+            index.update(resource)
+        }
+        for i in allocations.indices {
+            index.addToHistory(i, allocations[i])
+        }
+        for i in open {
+            guard allocations.indices.contains(i) else { throw Inconsistent(description: "open allocation \(i) does not exist") }
+            for meter in allocations[i].meters where resources[meter.resource] == nil {
+                throw Inconsistent(description: "\(allocations[i].id) holds unknown resource \(meter.resource)")
+            }
+            index.addOpen(i, allocations[i])
+        }
+        // `grants` is what the contract consults; rebuild the slots' grants from it, not from `open`.
+        for slot in index.grants.indices { index.grants[slot] = [] }
+        for id in grants.keys {
+            guard let slot = index.slotOf[id] else { throw Inconsistent(description: "grants of unknown resource \(id)") }
+            for i in grants[id]! {
+                guard allocations.indices.contains(i),
+                      let m = allocations[i].meters.firstIndex(where: { $0.resource == id }) else {
+                    throw Inconsistent(description: "resource \(id) is granted to allocation \(i), which does not hold it")
+                }
+                let meter = allocations[i].meters[m]
+                index.grants[slot].append(.init(allocation: i, meter: m, from: meter.from, until: meter.until))
+            }
+        }
+        derived = index
+    }
+
+    /// Stores `resource` and updates the index.
+    mutating func setResource(_ resource: Resource) {
+        resources[resource.id] = resource
+        derived.update(resource)
     }
 
     // MARK: Applying events
@@ -38,23 +108,42 @@ public struct AllocationState: Codable, Equatable, Sendable {
     /// unchanged, when the event is not valid now.
     ///
     /// Every handler checks all it needs before it changes anything, so undoing a refused event only
-    /// means undoing the advance of the clock, which touches just the open allocations, the nodes' idle
-    /// energy and the clock: no event copies the whole state.
+    /// means undoing the advance of the clock, which touches just the allocations whose window started or
+    /// ended, the meters on powered nodes, their nodes' idle energy and the clock: no event copies the
+    /// whole state, and none walks every open allocation.
     public mutating func apply(_ event: AllocationEvent, at time: Timestamp) throws(AllocationError) {
         guard time >= clock else { throw .outOfOrder(eventTime: time, stateTime: clock) }
-        let undo = (clock: clock, idleEnergy: idleEnergy, open: open.map { ($0, allocations[$0]) })
-        advance(to: time)
+        let before = clock
+        var undo = AdvanceUndo()
+        advance(to: time, undo: &undo)
         do {
             try handle(event)
         } catch {
-            clock = undo.clock
-            idleEnergy = undo.idleEnergy
-            for (index, allocation) in undo.open {
-                allocations[index] = allocation
+            clock = before
+            for (id, energy) in undo.idleEnergy.reversed() {
+                idleEnergy[id] = energy
             }
+            for (index, meter, energy) in undo.energy {
+                allocations[index].meters[meter].energyJoules = energy
+            }
+            for (index, status) in undo.statuses.reversed() {
+                allocations[index].status = status
+            }
+            for transition in undo.transitions {
+                derived.transitions.insert(transition)
+            }
+            derived.ended = []
             throw error
         }
         forgetEnded()
+    }
+
+    /// What `advance` changed, to undo it when the event is refused.
+    struct AdvanceUndo {
+        var idleEnergy: [(String, Double?)] = []
+        var energy: [(Int, Int, Double)] = []
+        var statuses: [(Int, AllocationStatus)] = []
+        var transitions: [AllocationIndex.Transition] = []
     }
 
     /// Applies one event to a state already advanced to its time; throws before changing anything.
@@ -86,40 +175,58 @@ public struct AllocationState: Codable, Equatable, Sendable {
             guard nodes[node] != nil else { throw .unknownNode(node) }
             guard watts >= 0, watts.isFinite else { throw .invalidEvent(reason: "node \(node) reported \(watts) W") }
             nodes[node]!.powerWatts = watts
+            derived.setPowered(node, watts > 0)
         case .auctionCleared(let auction): try clear(auction)
         }
     }
 
+    /// Moves the clock forward to `time` (for queries that look ahead on a copy).
+    mutating func advance(to time: Timestamp) {
+        var undo = AdvanceUndo()
+        advance(to: time, undo: &undo)
+    }
+
     /// Moves the clock forward to `time`: apportions each node's power over the elapsed interval to the
     /// resources held on it, starts scheduled allocations and completes those whose window ended. It
-    /// changes only the open allocations, `idleEnergy` and the clock; `forgetEnded` tidies up after.
-    mutating func advance(to time: Timestamp) {
+    /// changes only those allocations, `idleEnergy` and the clock (recording the old values in `undo`);
+    /// `forgetEnded` tidies up after.
+    ///
+    /// Only powered nodes' meters of open allocations are visited, each node's in (allocation, meter)
+    /// order, so every sum is taken in the same order as a walk over all open allocations would.
+    private mutating func advance(to time: Timestamp, undo: inout AdvanceUndo) {
         guard time > clock else { return }
         let elapsedSeconds = Double(time.nanoseconds(since: clock)) / 1e9
-        var attributed: [String: Double] = [:]
-        var resourceCounts: [String: Int] = [:]
-        for index in open {
-            for m in allocations[index].meters.indices {
+        for node in derived.powered {
+            let id = derived.nodeIDs[node]
+            let watts = nodes[id]!.powerWatts
+            let count = max(1, derived.inService[node])
+            var attributed = 0.0
+            for (index, m) in derived.openMeters[node] {
                 let meter = allocations[index].meters[m]
-                guard let node = nodes[meter.node], node.powerWatts > 0 else { continue }
                 let overlap = overlapNanoseconds(meter.from, meter.until, clock, time)
                 guard overlap > 0 else { continue }
-                let count = resourceCounts[meter.node] ?? inServiceCount(node)
-                resourceCounts[meter.node] = count
-                let energy = node.powerWatts * (Double(overlap) / 1e9) / Double(count)
+                let energy = watts * (Double(overlap) / 1e9) / Double(count)
+                undo.energy.append((index, m, meter.energyJoules))
                 allocations[index].meters[m].energyJoules += energy
-                attributed[meter.node, default: 0] += energy
+                attributed += energy
             }
+            undo.idleEnergy.append((id, idleEnergy[id]))
+            idleEnergy[id, default: 0] += watts * elapsedSeconds - attributed
         }
-        for node in nodes.values where node.powerWatts > 0 {
-            idleEnergy[node.id, default: 0] += node.powerWatts * elapsedSeconds - (attributed[node.id] ?? 0)
-        }
-        for index in open {
-            if allocations[index].status == .scheduled, allocations[index].start <= time {
-                allocations[index].status = .active
-            }
-            if allocations[index].end <= time {
+        while let next = derived.transitions.min, next.time <= time {
+            derived.transitions.removeMin()
+            undo.transitions.append(next)
+            let index = next.allocation
+            let status = allocations[index].status
+            if next.kind == 0 {
+                if status == .scheduled {
+                    undo.statuses.append((index, status))
+                    allocations[index].status = .active
+                }
+            } else if status.isLive {
+                undo.statuses.append((index, status))
                 allocations[index].status = .completed
+                derived.ended.append(index)
             }
         }
         clock = time
@@ -128,9 +235,18 @@ public struct AllocationState: Codable, Equatable, Sendable {
     /// Drops allocations that have ended from `open` and from their resources' grants, so the cost of
     /// quoting follows the live grants, not the history.
     mutating func forgetEnded() {
-        let ended = open.filter { !allocations[$0].status.isLive }
-        guard !ended.isEmpty else { return }
-        open.removeAll { ended.contains($0) }
+        guard !derived.ended.isEmpty else { return }
+        let ended = Array(Set(derived.ended)).sorted()
+        derived.ended = []
+        if ended.count > 16 {
+            let gone = Set(ended)
+            open.removeAll { gone.contains($0) }
+        } else {
+            for index in ended {
+                let at = open.partitioningIndex { $0 >= index }
+                if at < open.count, open[at] == index { open.remove(at: at) }
+            }
+        }
         for index in ended {
             for id in allocations[index].resources {
                 grants[id]?.removeAll { $0 == index }
@@ -138,18 +254,15 @@ public struct AllocationState: Codable, Equatable, Sendable {
                     grants[id] = nil
                 }
             }
+            derived.removeOpen(index, allocations[index])
         }
-    }
-
-    /// The node's resources that are not retired: the shares its power is split into.
-    private func inServiceCount(_ node: Node) -> Int {
-        max(1, node.resources.count { resources[$0]?.status != .retired })
     }
 
     private mutating func announce(_ announcement: NodeAnnouncement) throws(AllocationError) {
         var ids: [String] = []
+        var listed: Set<String> = []
         for entry in announcement.resources {
-            guard !ids.contains(entry.id) else {
+            guard listed.insert(entry.id).inserted else {
                 throw .invalidEvent(reason: "node \(announcement.node) announces \(entry.id) twice")
             }
             ids.append(entry.id)
@@ -161,20 +274,21 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 throw .invalidEvent(reason: "resource \(entry.id) announces coherence \(entry.properties.coherenceTimeNanoseconds) ns and fidelity \(fidelity)")
             }
         }
-        let dropped = (nodes[announcement.node]?.resources ?? []).filter { !ids.contains($0) }
+        let dropped = (nodes[announcement.node]?.resources ?? []).filter { !listed.contains($0) }
         loseResources(dropped)
         for entry in announcement.resources {
             let kept = resources[entry.id]?.status == .retired
             let cls = entry.properties.coherenceClass
-            resources[entry.id] = Resource(
+            setResource(Resource(
                 id: entry.id, node: announcement.node, location: announcement.location, type: entry.type,
                 advertised: entry.properties, measured: entry.properties, advertisedClass: cls, currentClass: cls,
-                status: kept ? .retired : .available)
+                status: kept ? .retired : .available))
         }
         let previous = nodes[announcement.node]
         nodes[announcement.node] = Node(
             id: announcement.node, location: announcement.location, resources: (ids + dropped).sorted(), isLost: false,
             powerWatts: previous?.powerWatts ?? 0, pendingResets: previous?.pendingResets ?? [])
+        derived.setPowered(announcement.node, (previous?.powerWatts ?? 0) > 0)
     }
 
     /// Reclassifies a resource from a measurement: its current class drops to what it measures (never
@@ -189,7 +303,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
         if resource.status == .available || resource.status == .degraded {
             resource.status = resource.currentClass < resource.advertisedClass ? .degraded : .available
         }
-        resources[id] = resource
+        setResource(resource)
     }
 
     private mutating func loseNode(_ id: String) throws(AllocationError) {
@@ -198,6 +312,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
         node.isLost = true
         node.powerWatts = 0
         nodes[id] = node
+        derived.setPowered(id, false)
     }
 
     /// Marks resources lost and ends their grants now; allocations left with nothing are lost.
@@ -205,18 +320,24 @@ public struct AllocationState: Codable, Equatable, Sendable {
         for id in ids {
             guard var resource = resources[id], resource.status != .retired else { continue }
             resource.status = .lost
-            resources[id] = resource
-            for index in grants[id] ?? [] where allocations[index].status.isLive {
-                for m in allocations[index].meters.indices where allocations[index].meters[m].resource == id {
-                    let meter = allocations[index].meters[m]
-                    allocations[index].meters[m].until = min(meter.until, max(clock, meter.from))
-                    allocations[index].meters[m].lost = true
-                }
+            setResource(resource)
+            for grant in derived.grants[derived.slotOf[id]!] where allocations[grant.allocation].status.isLive {
+                let (index, m) = (grant.allocation, grant.meter)
+                let meter = allocations[index].meters[m]
+                setUntil(min(meter.until, max(clock, meter.from)), allocation: index, meter: m)
+                allocations[index].meters[m].lost = true
                 if allocations[index].meters.allSatisfy(\.lost) {
                     allocations[index].status = .lost
+                    derived.ended.append(index)
                 }
             }
         }
+    }
+
+    /// Sets when meter `meter` of allocation `index` stops holding its resource, in the index too.
+    private mutating func setUntil(_ until: Timestamp, allocation index: Int, meter m: Int) {
+        allocations[index].meters[m].until = until
+        derived.setUntil(until, resource: allocations[index].meters[m].resource, allocation: index, meter: m)
     }
 
     private mutating func retire(_ id: String) throws(AllocationError) {
@@ -226,7 +347,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
         }
         guard resource.status != .retired else { throw .invalidEvent(reason: "resource \(id) is already retired") }
         resource.status = .retired
-        resources[id] = resource
+        setResource(resource)
         nodes[resource.node]!.pendingResets = (nodes[resource.node]!.pendingResets + [id]).sorted()
     }
 
@@ -251,8 +372,9 @@ public struct AllocationState: Codable, Equatable, Sendable {
     mutating func end(_ index: Int, as status: AllocationStatus) {
         for m in allocations[index].meters.indices {
             let meter = allocations[index].meters[m]
-            allocations[index].meters[m].until = min(meter.until, max(clock, meter.from))
+            setUntil(min(meter.until, max(clock, meter.from)), allocation: index, meter: m)
         }
+        if allocations[index].status.isLive { derived.ended.append(index) }
         allocations[index].status = status
     }
 
@@ -289,9 +411,8 @@ public struct AllocationState: Codable, Equatable, Sendable {
     public func status(of id: String) throws(AllocationError) -> ResourceStatus {
         guard let resource = resources[id] else { throw .unknownResource(id) }
         guard resource.status == .available || resource.status == .degraded else { return resource.status }
-        let holding = (grants[id] ?? []).contains { index in
-            allocations[index].status == .active
-                && allocations[index].meters.contains { $0.resource == id && $0.from <= clock && clock < $0.until }
+        let holding = derived.grants[derived.slotOf[id]!].contains { grant in
+            allocations[grant.allocation].status == .active && grant.from <= clock && clock < grant.until
         }
         return holding ? .allocated : resource.status
     }
@@ -308,14 +429,25 @@ public struct AllocationState: Codable, Equatable, Sendable {
         }.map { allocations[$0].id }
     }
 
-    /// Indices of live allocations granted `resource` for a window overlapping [from, until).
+    /// Indices of live allocations granted `resource` for a window overlapping [from, until), ascending.
     func holders(of resource: String, from: Timestamp, until: Timestamp) -> [Int] {
-        (grants[resource] ?? []).filter { index in
-            allocations[index].status.isLive
-                && allocations[index].meters.contains {
-                    $0.resource == resource && overlapNanoseconds($0.from, $0.until, from, until) > 0
-                }
+        guard let slot = derived.slotOf[resource] else { return [] }
+        return holders(ofSlot: slot, from: from, until: until)
+    }
+
+    /// Indices of live allocations granted the resource in `slot` for a window overlapping [from, until).
+    func holders(ofSlot slot: Int, from: Timestamp, until: Timestamp) -> [Int] {
+        derived.grants[slot].filter { grant in
+            max(grant.from, from) < min(grant.until, until) && allocations[grant.allocation].status.isLive
+        }.map(\.allocation)
+    }
+
+    /// Whether no live allocation is granted the resource in `slot` for a window overlapping [from, until).
+    func isFree(_ slot: Int, from: Timestamp, until: Timestamp) -> Bool {
+        for grant in derived.grants[slot] where max(grant.from, from) < min(grant.until, until) {
+            if allocations[grant.allocation].status.isLive { return false }
         }
+        return true
     }
 
     /// The price of one resource of `type` per second, in micro-credits.

@@ -18,42 +18,113 @@ extension AllocationState {
         if let reservation = validated.reservationTime, reservation < now {
             throw .reservationExpired(reservationTime: reservation, now: now)
         }
-        let pools = try eligiblePools(validated)
         let earliest = validated.reservationTime ?? now
         let duration = validated.durationNanoseconds
-        var plan = (held.isEmpty ? nil : findSlot(validated, pools.map { $0.filter { !held.contains($0.id) } },
-                                                  earliest: earliest, preempting: false))
-            ?? findSlot(validated, pools, earliest: earliest, preempting: false)!
-        if request.priority == .critical, plan.start > earliest,
-           let preempting = findSlot(validated, pools, earliest: earliest, preempting: true), preempting.start < plan.start {
-            plan = preempting
+        var heldSlots: Set<Int> = []
+        for id in held {
+            if let slot = derived.slotOf[id] { heldSlots.insert(slot) }
+        }
+        var plan: Plan
+        if let quick = quickPlan(validated, earliest: earliest, avoiding: heldSlots) {
+            plan = quick
+        } else {
+            let pools = try eligiblePools(validated)
+            // Held resources matter only when some are in the pools; otherwise the filtered pools are the pools.
+            var avoiding: [[Int]]?
+            if !heldSlots.isEmpty {
+                let filtered = pools.map { $0.filter { !heldSlots.contains($0) } }
+                if zip(filtered, pools).contains(where: { $0.count != $1.count }) { avoiding = filtered }
+            }
+            plan = (avoiding.flatMap { findSlot(validated, $0, earliest: earliest, preempting: false) })
+                ?? findSlot(validated, pools, earliest: earliest, preempting: false)!
+            if request.priority == .critical, plan.start > earliest,
+               let preempting = findSlot(validated, pools, earliest: earliest, preempting: true), preempting.start < plan.start {
+                plan = preempting
+            }
         }
         let end = plan.start.adding(nanoseconds: duration)
         try checkLimit(client: client, units: validated.units, start: plan.start, end: end, preempting: plan.preempts)
         try checkQuota(client: client, purpose: request.purpose, units: validated.units, start: plan.start,
                        durationNanoseconds: duration, preempting: plan.preempts)
-        let chosen = plan.resources.sorted()
+        let chosen = plan.resources.map { derived.slotIDs[$0] }.sorted()
         return Quote(
             client: client, request: request, resources: chosen,
-            nodes: Array(Set(chosen.map { resources[$0]!.node })).sorted(),
+            nodes: Array(Set(plan.resources.map { derived.nodeIDs[derived.slots[$0].node] })).sorted(),
             price: try price(validated), issuedAt: now, start: plan.start, end: end,
             expiry: now.adding(nanoseconds: configuration.quoteLifetimeSeconds * 1_000_000_000),
             preempts: plan.preempts.map { allocations[$0].id })
     }
 
-    /// For each requested type, the resources that meet the minimums now; throws when too few could
-    /// ever meet them or too few do now.
-    private func eligiblePools(_ request: ValidatedRequest) throws(AllocationError) -> [[Resource]] {
-        var pools: [[Resource]] = []
+    /// The plan when, for every requested type, one node has enough free at `earliest` (leaving out `held`),
+    /// without preemption. Such a node heads `select`'s order (nodes already chosen first, then by id)
+    /// whatever the others hold, so this scans nodes in that order and stops at the first one, instead of
+    /// building the whole pools; it also counts enough capable resources on the way to know that
+    /// `eligiblePools` would not throw. Nil when that is not so: the full search decides then.
+    private func quickPlan(_ request: ValidatedRequest, earliest: Timestamp, avoiding held: Set<Int>) -> Plan? {
+        let end = earliest.adding(nanoseconds: request.durationNanoseconds)
+        var chosen: [Int] = []
         for entry in request.counts {
-            let ofType = resources.values.filter { $0.type == entry.type && $0.status != .retired }
-            let capable = ofType.count { request.isMet(by: $0.advertised) }
+            var usedNodes: [Int] = []
+            for slot in chosen where !usedNodes.contains(derived.slots[slot].node) {
+                usedNodes.append(derived.slots[slot].node)
+            }
+            usedNodes.sort { derived.nodeRank[$0] < derived.nodeRank[$1] }
+            var capable = 0
+            var winner: [Int]?
+            for node in usedNodes + derived.nodesByRank.lazy.filter({ !usedNodes.contains($0) }) {
+                var free: [Int] = []
+                for slot in derived.slots(of: entry.type, on: node) {
+                    let facts = derived.slots[slot]
+                    guard facts.status != .retired else { continue }
+                    if request.isMet(by: facts.advertised) { capable += 1 }
+                    if winner == nil, facts.status == .available || facts.status == .degraded,
+                       request.isMet(by: facts.measured), held.isEmpty || !held.contains(slot),
+                       isFree(slot, from: earliest, until: end) {
+                        free.append(slot)
+                    }
+                }
+                if winner == nil, free.count >= entry.count { winner = free }
+                if winner != nil, capable >= entry.count { break }
+            }
+            guard let members = winner, capable >= entry.count else { return nil }
+            chosen += members.sorted { fits($0, before: $1, request, blockers: [:]) }.prefix(entry.count)
+        }
+        return Plan(start: earliest, resources: chosen, preempts: [])
+    }
+
+    /// `select`'s order within a node: those that need no preemption (not in `blockers`), then the closest
+    /// fit (entanglement-ready ones kept for requests that need them, shortest coherence, lowest fidelity),
+    /// then by id.
+    private func fits(_ a: Int, before b: Int, _ request: ValidatedRequest, blockers: [Int: [Int]]) -> Bool {
+        let (ma, mb) = (derived.slots[a].measured, derived.slots[b].measured)
+        let ka = (blockers[a] == nil ? 0 : 1, !request.entanglementReady && ma.entanglementReady ? 1 : 0)
+        let kb = (blockers[b] == nil ? 0 : 1, !request.entanglementReady && mb.entanglementReady ? 1 : 0)
+        if ka != kb { return ka < kb }
+        if ma.coherenceTimeNanoseconds != mb.coherenceTimeNanoseconds {
+            return ma.coherenceTimeNanoseconds < mb.coherenceTimeNanoseconds
+        }
+        if ma.fidelity != mb.fidelity { return ma.fidelity < mb.fidelity }
+        return derived.slotIDs[a] < derived.slotIDs[b]
+    }
+
+    /// For each requested type, the slots of the resources that meet the minimums now (in no particular
+    /// order); throws when too few could ever meet them or too few do now.
+    private func eligiblePools(_ request: ValidatedRequest) throws(AllocationError) -> [[Int]] {
+        var pools: [[Int]] = []
+        for entry in request.counts {
+            var capable = 0
+            var eligible: [Int] = []
+            for slot in (derived.byType[entry.type] ?? []).joined() {
+                let status = derived.slots[slot].status
+                guard status != .retired else { continue }
+                if request.isMet(by: derived.slots[slot].advertised) { capable += 1 }
+                if status == .available || status == .degraded, request.isMet(by: derived.slots[slot].measured) {
+                    eligible.append(slot)
+                }
+            }
             guard capable >= entry.count else {
                 throw .impossibleProperties(type: entry.type, requested: entry.count, capable: capable,
                                             minimums: request.minimumsDescription)
-            }
-            let eligible = ofType.filter {
-                ($0.status == .available || $0.status == .degraded) && request.isMet(by: $0.measured)
             }
             guard eligible.count >= entry.count else {
                 throw .insufficientResources(type: entry.type, requested: entry.count, eligible: eligible.count)
@@ -65,7 +136,8 @@ extension AllocationState {
 
     private struct Plan {
         var start: Timestamp
-        var resources: [String]
+        /// The chosen resources' slots.
+        var resources: [Int]
         /// Indices of the allocations it preempts, ascending.
         var preempts: [Int]
     }
@@ -77,82 +149,91 @@ extension AllocationState {
 
     /// The earliest start at or after `earliest` when every pool has enough resources free, and the
     /// resources chosen then. Candidate starts are `earliest` and the ends of grants on the pools'
-    /// resources; without preemption some candidate always fits (the last end frees everything).
-    private func findSlot(_ request: ValidatedRequest, _ pools: [[Resource]], earliest: Timestamp, preempting: Bool) -> Plan? {
-        var candidates = [earliest]
+    /// resources (gathered only when `earliest` does not fit); without preemption some candidate always
+    /// fits (the last end frees everything).
+    private func findSlot(_ request: ValidatedRequest, _ pools: [[Int]], earliest: Timestamp, preempting: Bool) -> Plan? {
+        if let plan = plan(request, pools, start: earliest, preempting: preempting) { return plan }
+        var candidates: Set<Int64> = []
         for pool in pools {
-            for resource in pool {
-                for index in grants[resource.id] ?? [] {
-                    for meter in allocations[index].meters where meter.resource == resource.id && meter.until > earliest {
-                        candidates.append(meter.until)
-                    }
+            for slot in pool {
+                for grant in derived.grants[slot] where grant.until > earliest {
+                    candidates.insert(grant.until.nanosecondsSinceEpoch)
                 }
             }
         }
-        for start in Set(candidates).sorted() {
-            let end = start.adding(nanoseconds: request.durationNanoseconds)
-            var chosen: [Resource] = []
-            var preempts: Set<Int> = []
-            var feasible = true
-            for (entry, pool) in zip(request.counts, pools) {
-                var free: [(resource: Resource, preempts: [Int])] = []
-                for resource in pool {
-                    let blocking = holders(of: resource.id, from: start, until: end)
-                    if blocking.isEmpty {
-                        free.append((resource, []))
-                    } else if preempting, blocking.allSatisfy(isPreemptible) {
-                        free.append((resource, blocking))
-                    }
-                }
-                guard free.count >= entry.count else {
-                    feasible = false
-                    break
-                }
-                for pick in select(entry.count, from: free, request: request, alreadyChosen: chosen) {
-                    chosen.append(pick.resource)
-                    preempts.formUnion(pick.preempts)
-                }
-            }
-            if feasible {
-                return Plan(start: start, resources: chosen.map(\.id), preempts: preempts.sorted())
+        for start in candidates.sorted() {
+            if let plan = plan(request, pools, start: Timestamp(nanosecondsSinceEpoch: start), preempting: preempting) {
+                return plan
             }
         }
         return nil
     }
 
-    /// Picks `count` resources: nodes that can supply the most of what is still needed first (ties to
-    /// nodes already chosen, then by node id); within a node, those that need no preemption, then the
-    /// closest fit (entanglement-ready ones kept for requests that need them, shortest coherence, lowest
-    /// fidelity), then by id.
-    private func select(
-        _ count: Int, from free: [(resource: Resource, preempts: [Int])], request: ValidatedRequest,
-        alreadyChosen: [Resource]
-    ) -> [(resource: Resource, preempts: [Int])] {
-        func fitsBefore(_ a: (resource: Resource, preempts: [Int]), _ b: (resource: Resource, preempts: [Int])) -> Bool {
-            let ka = (a.preempts.isEmpty ? 0 : 1, !request.entanglementReady && a.resource.measured.entanglementReady ? 1 : 0)
-            let kb = (b.preempts.isEmpty ? 0 : 1, !request.entanglementReady && b.resource.measured.entanglementReady ? 1 : 0)
-            if ka != kb { return ka < kb }
-            let (ma, mb) = (a.resource.measured, b.resource.measured)
-            if ma.coherenceTimeNanoseconds != mb.coherenceTimeNanoseconds {
-                return ma.coherenceTimeNanoseconds < mb.coherenceTimeNanoseconds
+    /// The resources chosen for a window from `start`, or nil when some pool has too few free then.
+    private func plan(_ request: ValidatedRequest, _ pools: [[Int]], start: Timestamp, preempting: Bool) -> Plan? {
+        let end = start.adding(nanoseconds: request.durationNanoseconds)
+        var chosen: [Int] = []
+        var preempts: Set<Int> = []
+        for (entry, pool) in zip(request.counts, pools) {
+            var free: [Int] = []
+            var blockers: [Int: [Int]] = [:]
+            for slot in pool {
+                if isFree(slot, from: start, until: end) {
+                    free.append(slot)
+                } else if preempting {
+                    let blocking = holders(ofSlot: slot, from: start, until: end)
+                    if blocking.allSatisfy(isPreemptible) {
+                        free.append(slot)
+                        blockers[slot] = blocking
+                    }
+                }
             }
-            if ma.fidelity != mb.fidelity { return ma.fidelity < mb.fidelity }
-            return a.resource.id < b.resource.id
+            guard free.count >= entry.count else { return nil }
+            for slot in select(entry.count, from: free, blockers: blockers, request: request, alreadyChosen: chosen) {
+                chosen.append(slot)
+                preempts.formUnion(blockers[slot] ?? [])
+            }
         }
-        var byNode: [String: [(resource: Resource, preempts: [Int])]] = [:]
-        for candidate in free {
-            byNode[candidate.resource.node, default: []].append(candidate)
+        return Plan(start: start, resources: chosen, preempts: preempts.sorted())
+    }
+
+    /// Picks `count` of the `free` slots (those in `blockers` need preemption): nodes that can supply the
+    /// most of what is still needed first (ties to nodes already chosen, then by node id); within a node,
+    /// those that need no preemption, then the closest fit (entanglement-ready ones kept for requests that
+    /// need them, shortest coherence, lowest fidelity), then by id.
+    private func select(
+        _ count: Int, from free: [Int], blockers: [Int: [Int]], request: ValidatedRequest, alreadyChosen: [Int]
+    ) -> [Int] {
+        // Bucket the free slots by node (a counting sort), then rank the nodes present.
+        let nodeCount = derived.nodeIDs.count
+        var perNode = [Int](repeating: 0, count: nodeCount)
+        for slot in free {
+            perNode[derived.slots[slot].node] += 1
         }
-        let usedNodes = Set(alreadyChosen.map(\.node))
-        let order = byNode.keys.sorted { a, b in
-            let (ca, cb) = (min(byNode[a]!.count, count), min(byNode[b]!.count, count))
+        var used = [Bool](repeating: false, count: nodeCount)
+        for slot in alreadyChosen {
+            used[derived.slots[slot].node] = true
+        }
+        var first = [Int](repeating: 0, count: nodeCount + 1)
+        for node in 0..<nodeCount {
+            first[node + 1] = first[node] + perNode[node]
+        }
+        var fill = first
+        var bucketed = [Int](repeating: 0, count: free.count)
+        for slot in free {
+            let node = derived.slots[slot].node
+            bucketed[fill[node]] = slot
+            fill[node] += 1
+        }
+        let order = (0..<nodeCount).filter { perNode[$0] > 0 }.sorted { a, b in
+            let (ca, cb) = (min(perNode[a], count), min(perNode[b], count))
             if ca != cb { return ca > cb }
-            if usedNodes.contains(a) != usedNodes.contains(b) { return usedNodes.contains(a) }
-            return a < b
+            if used[a] != used[b] { return used[a] }
+            return derived.nodeRank[a] < derived.nodeRank[b]
         }
-        var picked: [(resource: Resource, preempts: [Int])] = []
+        var picked: [Int] = []
         for node in order where picked.count < count {
-            picked += byNode[node]!.sorted(by: fitsBefore).prefix(count - picked.count)
+            picked += bucketed[first[node]..<first[node + 1]].sorted { fits($0, before: $1, request, blockers: blockers) }.prefix(count - picked.count)
         }
         return picked
     }
@@ -176,12 +257,15 @@ extension AllocationState {
     private func checkLimit(
         client: String, units: Int, start: Timestamp, end: Timestamp, preempting: [Int]
     ) throws(AllocationError) {
+        let limit = limit(of: client)
+        // Every meter of the client's open allocations is an upper bound of what it holds in any window.
+        let (bound, overflow) = units.addingReportingOverflow(derived.openMeterCount[client] ?? 0)
+        if !overflow, bound <= limit { return }
         var held = units
-        for index in open
-        where allocations[index].client == client && allocations[index].status.isLive && !preempting.contains(index) {
+        for index in derived.openByClient[client] ?? []
+        where allocations[index].status.isLive && !preempting.contains(index) {
             held += allocations[index].meters.count { overlapNanoseconds($0.from, $0.until, start, end) > 0 }
         }
-        let limit = limit(of: client)
         guard held <= limit else { throw .overLimit(client: client, limit: limit, requested: held) }
     }
 
@@ -195,11 +279,22 @@ extension AllocationState {
         let period = quota.periodSeconds * 1_000_000_000
         let periodIndex = start.nanosecondsSinceEpoch.dividedRoundingDown(by: period)
         var used: Int128 = Int128(units) * Int128(durationNanoseconds)
-        for (index, allocation) in allocations.enumerated()
-        where allocation.client == client && allocation.purpose == purpose
-            && allocation.start.nanosecondsSinceEpoch.dividedRoundingDown(by: period) == periodIndex {
-            for meter in allocation.meters {
-                let until = preempting.contains(index) ? min(meter.until, max(clock, meter.from)) : meter.until
+        // The client's allocations of the purpose, by start: only those starting in the period are visited.
+        let history = derived.byClientPurpose[.init(client: client, purpose: purpose)] ?? []
+        var range = history.indices
+        let (low, lowOverflow) = periodIndex.multipliedReportingOverflow(by: period)
+        if !lowOverflow {
+            let first = history.partitioningIndex { $0.start.nanosecondsSinceEpoch >= low }
+            let (high, highOverflow) = low.addingReportingOverflow(period)
+            let last = highOverflow ? history.count : history.partitioningIndex { $0.start.nanosecondsSinceEpoch >= high }
+            range = first..<max(first, last)
+        }
+        for entry in history[range]
+        where entry.start.nanosecondsSinceEpoch.dividedRoundingDown(by: period) == periodIndex {
+            let index = entry.allocation
+            let preempted = preempting.contains(index)
+            for meter in allocations[index].meters {
+                let until = preempted ? min(meter.until, max(clock, meter.from)) : meter.until
                 used += Int128(max(0, until.nanoseconds(since: meter.from)))
             }
         }
@@ -262,15 +357,18 @@ extension AllocationState {
             allocations[index].preemptedBy = "alloc-\(allocations.count + 1)"
         }
         let index = allocations.count
-        allocations.append(Allocation(
+        let allocation = Allocation(
             id: "alloc-\(index + 1)", quote: quote.id, client: quote.client, purpose: quote.request.purpose,
             priority: quote.request.priority, preemptible: quote.request.preemptible, price: quote.price,
             confirmedAt: clock, start: quote.start, end: quote.end, status: quote.start <= clock ? .active : .scheduled,
-            meters: meters, shares: [], preemptedBy: nil))
+            meters: meters, shares: [], preemptedBy: nil)
+        allocations.append(allocation)
         open.append(index)
         for id in quote.resources {
             grants[id, default: []].append(index)
         }
+        derived.addOpen(index, allocation)
+        derived.addToHistory(index, allocation)
         balances[quote.client, default: 0] -= quote.price
     }
 }
