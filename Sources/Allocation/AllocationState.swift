@@ -93,6 +93,8 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 index.grants[slot].append(.init(allocation: i, meter: m, from: meter.from, until: meter.until))
             }
         }
+        index.stale = Set(index.nodeIDs.indices)
+        index.refreshCoverage()
         derived = index
     }
 
@@ -133,9 +135,11 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 derived.transitions.insert(transition)
             }
             derived.ended = []
+            derived.refreshCoverage()
             throw error
         }
         forgetEnded()
+        derived.refreshCoverage()
     }
 
     /// What `advance` changed, to undo it when the event is refused.
@@ -227,6 +231,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 undo.statuses.append((index, status))
                 allocations[index].status = .completed
                 derived.ended.append(index)
+                derived.markStale(allocations[index])
             }
         }
         clock = time
@@ -329,6 +334,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
                 if allocations[index].meters.allSatisfy(\.lost) {
                     allocations[index].status = .lost
                     derived.ended.append(index)
+                    derived.markStale(allocations[index])
                 }
             }
         }
@@ -374,7 +380,10 @@ public struct AllocationState: Codable, Equatable, Sendable {
             let meter = allocations[index].meters[m]
             setUntil(min(meter.until, max(clock, meter.from)), allocation: index, meter: m)
         }
-        if allocations[index].status.isLive { derived.ended.append(index) }
+        if allocations[index].status.isLive {
+            derived.ended.append(index)
+            derived.markStale(allocations[index])
+        }
         allocations[index].status = status
     }
 

@@ -67,6 +67,10 @@ struct AllocationIndex: Equatable, Sendable {
     var powered: [Int] = []
     /// Each node's meters of open allocations, as (allocation, meter), ascending.
     var openMeters: [[(allocation: Int, meter: Int)]] = []
+    /// Per node and type, what quoting needs to pass a node by without visiting its resources.
+    var coverage: [[ParticleType: Coverage]] = []
+    /// Nodes whose resources or grants changed since `refreshCoverage` last computed their `fullDuring`.
+    var stale: Set<Int> = []
 
     // Allocations.
     /// Start and end transitions of open allocations (stale ones are skipped when they come up).
@@ -95,6 +99,7 @@ struct AllocationIndex: Equatable, Sendable {
             }
             slots[slot] = Slot(node: node, status: resource.status,
                                advertised: resource.advertised, measured: resource.measured)
+            stale.insert(old.node)
         } else {
             let slot = slots.count
             slotOf[resource.id] = slot
@@ -106,6 +111,7 @@ struct AllocationIndex: Equatable, Sendable {
             addToType(slot, resource.type, node)
             if resource.status != .retired { inService[node] += 1 }
         }
+        stale.insert(node)
     }
 
     private mutating func addToType(_ slot: Int, _ type: ParticleType, _ node: Int) {
@@ -129,6 +135,7 @@ struct AllocationIndex: Equatable, Sendable {
         nodeIDs.append(id)
         inService.append(0)
         openMeters.append([])
+        coverage.append([:])
         let at = nodesByRank.partitioningIndex { nodeIDs[$0] > id }
         nodesByRank.insert(node, at: at)
         nodeRank.append(0)
@@ -153,6 +160,7 @@ struct AllocationIndex: Equatable, Sendable {
             let slot = slotOf[meter.resource]!
             grants[slot].append(Grant(allocation: index, meter: m, from: meter.from, until: meter.until))
             openMeters[nodeSlot(meter.node)].append((index, m))
+            stale.insert(slots[slot].node)
         }
         openByClient[allocation.client, default: []].append(index)
         openMeterCount[allocation.client, default: 0] += allocation.meters.count
@@ -177,6 +185,7 @@ struct AllocationIndex: Equatable, Sendable {
         for meter in allocation.meters {
             let slot = slotOf[meter.resource]!
             grants[slot].removeAll { $0.allocation == index }
+            stale.insert(slots[slot].node)
             let node = nodeOf[meter.node]!
             let at = openMeters[node].partitioningIndex { $0.allocation >= index }
             var end = at
@@ -197,6 +206,76 @@ struct AllocationIndex: Equatable, Sendable {
         guard let slot = slotOf[resource],
               let g = grants[slot].firstIndex(where: { $0.allocation == index && $0.meter == meter }) else { return }
         grants[slot][g].until = until
+        stale.insert(slots[slot].node)
+    }
+
+    /// Marks the nodes of `allocation`'s resources stale: it has stopped being live, so its grants no
+    /// longer hold them, though they stay in `grants` until `forgetEnded`.
+    mutating func markStale(_ allocation: Allocation) {
+        for meter in allocation.meters {
+            if let slot = slotOf[meter.resource] { stale.insert(slots[slot].node) }
+        }
+    }
+
+    /// A bound on what a node's resources of one type can offer during [from, until): the others are
+    /// all out of service or held by their grants then.
+    struct Coverage: Sendable {
+        var from: Timestamp
+        var until: Timestamp
+        /// How many are not known to be held then.
+        var open: Int
+        /// The best measured properties among those, field by field (none meets a request this fails).
+        var best: ResourceProperties
+    }
+
+    /// Recomputes `coverage` for the stale nodes. Each in-service resource with grants is held throughout
+    /// its first run of back-to-back grants; the interval is where those runs overlap (a resource whose run
+    /// would leave no overlap counts as open instead), and the open ones bound what the node can offer.
+    mutating func refreshCoverage() {
+        for node in stale {
+            var result: [ParticleType: Coverage] = [:]
+            for (type, lists) in byType where node < lists.count {
+                var from = Int64.min, until = Int64.max, open = 0
+                var best = ResourceProperties(coherenceTimeNanoseconds: .min, fidelity: -.infinity, entanglementReady: false)
+                for slot in lists[node] where slots[slot].status == .available || slots[slot].status == .degraded {
+                    if let run = firstRun(of: slot), max(from, run.from) < min(until, run.until) {
+                        from = max(from, run.from)
+                        until = min(until, run.until)
+                        continue
+                    }
+                    open += 1
+                    let measured = slots[slot].measured
+                    best.coherenceTimeNanoseconds = max(best.coherenceTimeNanoseconds, measured.coherenceTimeNanoseconds)
+                    best.fidelity = max(best.fidelity, measured.fidelity)
+                    best.entanglementReady = best.entanglementReady || measured.entanglementReady
+                }
+                result[type] = Coverage(from: Timestamp(nanosecondsSinceEpoch: from), until: Timestamp(nanosecondsSinceEpoch: until),
+                                        open: open, best: best)
+            }
+            coverage[node] = result
+        }
+        stale = []
+    }
+
+    /// Whether `node` surely has fewer than `count` resources of `type` free at `time` that meet
+    /// `request` (false when unknown).
+    func cannotServe(_ node: Int, _ type: ParticleType, _ count: Int, _ request: ValidatedRequest, at time: Timestamp) -> Bool {
+        guard !stale.contains(node), let bound = coverage[node][type], bound.from <= time, time < bound.until else { return false }
+        return bound.open < count || !request.isMet(by: bound.best)
+    }
+
+    /// The first run of back-to-back grants of `slot`, in nanoseconds; nil when it has none.
+    private func firstRun(of slot: Int) -> (from: Int64, until: Int64)? {
+        let list = grants[slot]
+        guard let first = list.first else { return nil }
+        if list.count == 1 { return (first.from.nanosecondsSinceEpoch, first.until.nanosecondsSinceEpoch) }
+        let sorted = list.sorted { $0.from < $1.from }
+        var run = (from: sorted[0].from.nanosecondsSinceEpoch, until: sorted[0].until.nanosecondsSinceEpoch)
+        for grant in sorted.dropFirst() {
+            guard grant.from.nanosecondsSinceEpoch <= run.until else { break }
+            run.until = max(run.until, grant.until.nanosecondsSinceEpoch)
+        }
+        return run
     }
 }
 

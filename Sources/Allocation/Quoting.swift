@@ -72,6 +72,8 @@ extension AllocationState {
             var capable = 0
             var winner: [Int]?
             for node in usedNodes + derived.nodesByRank.lazy.filter({ !usedNodes.contains($0) }) {
+                // A node that surely lacks enough free resources that fit cannot win: pass it by.
+                if winner == nil, derived.cannotServe(node, entry.type, entry.count, request, at: earliest) { continue }
                 var free: [Int] = []
                 for slot in derived.slots(of: entry.type, on: node) {
                     let facts = derived.slots[slot]

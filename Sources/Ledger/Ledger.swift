@@ -1,15 +1,19 @@
 import Foundation
 import Quantities
+import Synchronization
 
 /// A realm's writer: appends signed entries to a shared store and keeps the replayed state current.
 ///
 /// Submissions are committed in groups: while one group is being signed and stored, the next collects,
-/// so the store sees one transaction per group rather than per entry. The writer signs the last entry of
+/// and a group waits up to `gatherWindow` for submissions whose client signatures are still being
+/// checked, so the store sees one transaction per group rather than per entry. The writer signs the last entry of
 /// each group; its hash covers every earlier entry of the group through the chain (as a signed tree head
 /// does in Certificate Transparency), so one ML-DSA signature, about a millisecond here, serves a group. Each entry is applied to the
 /// state before it is stored (a contract that refuses it fails only that submission); when another
 /// writer got there first, the group is undone, the ledger catches up, and the group is tried again
-/// against the new state.
+/// against the new state. Undoing needs the replica as it was: a copy costs as much as the state is large,
+/// so a writer keeps one only while other writers are active (for a while after a conflict); otherwise
+/// it undoes by replaying the store, which holds exactly what was committed.
 public actor Ledger<State: LedgerState> {
     public nonisolated let store: any LedgerStore
     public nonisolated let signer: LedgerSigningKey
@@ -19,12 +23,21 @@ public actor Ledger<State: LedgerState> {
     private var draining = false
     /// The most entries one transaction carries.
     public let maximumGroup: Int
+    /// How long a group waits for submissions still being checked, at most.
+    public let gatherWindow: Duration
+    /// Submissions between their signature check and the queue.
+    private let arriving = Atomic<Int>(0)
+    /// Until when commits keep a copy of the replica to undo a conflict with: set by each conflict.
+    private var contendedUntil = ContinuousClock.now
+    /// Set when a failed commit could not be undone: the replica must be replayed from the store first.
+    private var needsReplay = false
 
     private struct Submission {
         var contract: String
         var kind: String
         var payload: Data
         var request: SignedRequest?
+        var prepared: State.Prepared?
         /// Reads what the caller wants to know from the state just after the entry is applied.
         var reading: @Sendable (State) -> any Sendable
         var continuation: CheckedContinuation<Result<(LedgerEntry, any Sendable), LedgerError>, Never>
@@ -32,12 +45,13 @@ public actor Ledger<State: LedgerState> {
 
     /// Opens the ledger in `store`, replaying and checking every entry, to write as `signer`
     /// (which must be registered with the realm role).
-    public init(store: any LedgerStore, signer: LedgerSigningKey, maximumGroup: Int = 512,
+    public init(store: any LedgerStore, signer: LedgerSigningKey, maximumGroup: Int = 512, gatherWindow: Duration = .milliseconds(2),
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }) async throws(LedgerError) {
         self.store = store
         self.signer = signer
         self.clock = clock
         self.maximumGroup = maximumGroup
+        self.gatherWindow = gatherWindow
         replica = try await LedgerReplica<State>.replay(store)
         guard replica.head != nil else {
             throw .genesis("\(store.backend) has no genesis entry: create the realm first (`Ledger.create`)")
@@ -105,6 +119,11 @@ public actor Ledger<State: LedgerState> {
     }
 
     private func catchUpReplica() async throws(LedgerError) {
+        if needsReplay {
+            replica = try await LedgerReplica<State>.replay(store)
+            needsReplay = false
+            return
+        }
         var copy = replica
         try await copy.catchUp(with: store)
         replica = copy
@@ -130,27 +149,34 @@ public actor Ledger<State: LedgerState> {
 
     /// Appends one entry as `submit(contract:kind:payload:request:)` does, and also returns `reading` of the
     /// state just after the entry was applied (and before any later entry), e.g. the grant it made.
+    /// `prepared`, when given, is what the state would decode from `payload` and the request: the caller's
+    /// own values, which it encoded `payload` from, so this writer need not decode them again.
     public nonisolated func submit<Value: Sendable>(
-        contract: String, kind: String, payload: Data, request: SignedRequest? = nil,
+        contract: String, kind: String, payload: Data, request: SignedRequest? = nil, prepared: State.Prepared? = nil,
         reading: @escaping @Sendable (State) -> Value
     ) async throws(LedgerError) -> (entry: LedgerEntry, value: Value) {
         if let request {
+            arriving.add(1, ordering: .relaxed)
             guard let registration = await registration(request.client) else {
+                arriving.subtract(1, ordering: .relaxed)
                 throw .invalidRequest(client: request.client, reason: "no such key is registered")
             }
             guard registration.publicKey.isValidSignature(request.signature, for: request.digest) else {
+                arriving.subtract(1, ordering: .relaxed)
                 throw .invalidRequest(client: request.client, reason: "the signature does not verify against its registered ML-DSA-65 key")
             }
         }
-        let (entry, value) = try await enqueue(contract: contract, kind: kind, payload: payload, request: request, reading: reading).get()
+        let (entry, value) = try await enqueue(contract: contract, kind: kind, payload: payload, request: request,
+                                               prepared: prepared, reading: reading).get()
         return (entry, value as! Value)  // `reading` produced it
     }
 
-    private func enqueue(contract: String, kind: String, payload: Data, request: SignedRequest?,
+    private func enqueue(contract: String, kind: String, payload: Data, request: SignedRequest?, prepared: State.Prepared?,
                          reading: @escaping @Sendable (State) -> any Sendable) async -> Result<(LedgerEntry, any Sendable), LedgerError> {
         await withCheckedContinuation { continuation in
-            queue.append(Submission(contract: contract, kind: kind, payload: payload, request: request, reading: reading,
-                                    continuation: continuation))
+            queue.append(Submission(contract: contract, kind: kind, payload: payload, request: request, prepared: prepared,
+                                    reading: reading, continuation: continuation))
+            if request != nil { arriving.subtract(1, ordering: .relaxed) }
             if !draining {
                 draining = true
                 Task { await self.drain() }
@@ -160,6 +186,12 @@ public actor Ledger<State: LedgerState> {
 
     private func drain() async {
         while !queue.isEmpty {
+            // Submissions whose signatures are being checked join this group if they come soon: the group's
+            // one signature, about a millisecond, then serves them too.
+            let deadline = ContinuousClock.now + gatherWindow
+            while queue.count < maximumGroup, arriving.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .microseconds(100))
+            }
             let group = Array(queue.prefix(maximumGroup))
             queue.removeFirst(group.count)
             await commit(group)
@@ -170,7 +202,14 @@ public actor Ledger<State: LedgerState> {
     /// Applies, signs and stores one group; when another writer was first, undoes it, catches up and
     /// tries again what the new state still accepts.
     private func commit(_ group: [Submission], attempt: Int = 0) async {
-        let before = replica
+        if needsReplay {
+            do { try await catchUpReplica() } catch {
+                for submission in group { submission.continuation.resume(returning: .failure(error)) }
+                return
+            }
+        }
+        let head = replica.head
+        let undo: LedgerReplica<State>? = ContinuousClock.now < contendedUntil ? replica : nil
         var accepted: [Submission] = []
         var entries: [LedgerEntry] = []
         var values: [any Sendable] = []
@@ -183,7 +222,7 @@ public actor Ledger<State: LedgerState> {
             do {
                 // The client's key and nonce, as the client's own error (the signature was checked in `submit`).
                 if let request = submission.request { try replica.keys.checkRequest(request, verifySignature: false) }
-                try replica.apply(entry, signaturesVerified: true)
+                try replica.apply(entry, signaturesVerified: true, prepared: submission.prepared)
                 accepted.append(submission)
                 entries.append(entry)
                 values.append(submission.reading(replica.state))
@@ -196,19 +235,25 @@ public actor Ledger<State: LedgerState> {
             // One signature per group, on its last entry: its hash chains to every entry before it.
             var signed = entries
             signed[signed.count - 1].signature = try signer.sign(signed[signed.count - 1].hash)
-            try await store.append(signed, after: before.head)
+            try await store.append(signed, after: head)
             replica.coverUnsignedRun()
             for (index, submission) in accepted.enumerated() {
                 submission.continuation.resume(returning: .success((signed[index], values[index])))
             }
         } catch {
-            replica = before
             var failure = error
-            if case .conflict = error, attempt < 1000 {
+            let conflict: Bool
+            if case .conflict = error { conflict = true } else { conflict = false }
+            if conflict { contendedUntil = .now + .seconds(30) }
+            if let undo { replica = undo } else { needsReplay = true }
+            if conflict, attempt < 1000 {
                 do {
                     try await catchUpReplica()
                     return await commit(accepted, attempt: attempt + 1)
                 } catch { failure = error }
+            } else if needsReplay {
+                // Drop the group's entries from the replica now, if the store answers (else before the next commit).
+                try? await catchUpReplica()
             }
             for submission in accepted { submission.continuation.resume(returning: .failure(failure)) }
         }

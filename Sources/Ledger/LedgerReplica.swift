@@ -8,8 +8,17 @@ import Quantities
 /// `Dictionary` order. It must throw before changing anything, so a refused entry leaves no trace.
 public protocol LedgerState: Sendable {
     associatedtype Failure: Error & Sendable
+    /// What `apply` decodes from an entry, when the writer already holds it decoded (see `Ledger.submit`).
+    associatedtype Prepared: Sendable = Never
     init()
     mutating func apply(_ entry: LedgerEntry, keys: KeyRegistry) throws(Failure)
+    /// Applies `entry` using `prepared`, which must be exactly what `apply(_:keys:)` would decode from it,
+    /// so the result is the same: only the decoding is saved.
+    mutating func apply(_ entry: LedgerEntry, keys: KeyRegistry, prepared: Prepared) throws(Failure)
+}
+
+extension LedgerState where Prepared == Never {
+    public mutating func apply(_ entry: LedgerEntry, keys: KeyRegistry, prepared: Never) throws(Failure) {}
 }
 
 /// Keys only: for tools that check the chain and signatures without knowing any contract.
@@ -50,7 +59,8 @@ public struct LedgerReplica<State: LedgerState>: Sendable {
     ///
     /// `signaturesVerified` skips the ML-DSA checks for entries this process has just signed itself
     /// (and whose request it verified before): everything else is still checked.
-    public mutating func apply(_ entry: LedgerEntry, signaturesVerified: Bool = false) throws(LedgerError) {
+    public mutating func apply(_ entry: LedgerEntry, signaturesVerified: Bool = false,
+                               prepared: State.Prepared? = nil) throws(LedgerError) {
         let expected = (head?.sequence ?? -1) + 1
         guard entry.sequence == expected else {
             throw .invalidEntry(sequence: entry.sequence, reason: "expected entry \(expected) here: the chain has a gap or a repeat")
@@ -72,7 +82,9 @@ public struct LedgerReplica<State: LedgerState>: Sendable {
         }
         let change = try keys.validate(entry, verifySignatures: !signaturesVerified)
         if entry.contract != KeyRegistry.contract {
-            do { try state.apply(entry, keys: keys) } catch {
+            do {
+                if let prepared { try state.apply(entry, keys: keys, prepared: prepared) } else { try state.apply(entry, keys: keys) }
+            } catch {
                 throw .rejected(contract: entry.contract, kind: entry.kind, reason: error)
             }
         }

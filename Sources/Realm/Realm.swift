@@ -8,7 +8,7 @@ import Synchronization
 /// node event to the shared ledger. Several processes may serve one realm (a PostgreSQL ledger): the
 /// ledger's conditional appends make sure no two of them grant the same resource.
 public actor Realm {
-    public let ledger: Ledger<RealmState>
+    public nonisolated let ledger: Ledger<RealmState>
     private let clock: @Sendable () -> Timestamp
     /// Quotes issued here, by id: open until they expire, and once confirmed, kept (holding their resources
     /// for other quotes) until a state that includes the grant is what quotes are made from. Quotes are
@@ -72,17 +72,18 @@ public actor Realm {
 
     /// Confirms a quote: `signed` is the client's signed `ClientAction.confirm`. Returns the allocation.
     public func confirm(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
-        guard case .confirm(let id) = try Self.action(in: signed) else {
+        let action = try Self.action(in: signed)
+        guard case .confirm(let id) = action else {
             throw .badRequest("confirm needs a signed {\"confirm\": {\"quote\": …}} action")
         }
         guard let (quote, confirmedAt) = openQuotes.withLock({ $0[id] }), confirmedAt == nil, quote.client == signed.client else {
             throw .unknownQuote(id)
         }
-        return try await confirm(quote, signed: signed)
+        return try await confirm(quote, signed: signed, action: action)
     }
 
-    /// Writes the grant of `quote`, which `signed` accepts.
-    private func confirm(_ quote: Quote, signed: SignedRequest) async throws(RealmError) -> Allocation {
+    /// Writes the grant of `quote`, which `signed` (decoded: `action`) accepts.
+    private func confirm(_ quote: Quote, signed: SignedRequest, action: ClientAction) async throws(RealmError) -> Allocation {
         let id = quote.id
         // Confirming: no second confirm, and still held. Checked and set at once, so two confirms cannot both pass.
         guard openQuotes.withLock({ open -> Bool in
@@ -92,7 +93,7 @@ public actor Realm {
         }) else { throw .unknownQuote(id) }
         let (entry, granted): (LedgerEntry, Allocation?)
         do {
-            (entry, granted) = try await submit(.confirmed(quote), request: signed) { state in
+            (entry, granted) = try await submit(.confirmed(quote), request: signed, action: action) { state in
                 state.allocation.allocations.last { $0.quote == quote.id }
             }
         } catch {
@@ -108,7 +109,8 @@ public actor Realm {
     /// Quotes and confirms in one step: `signed` is the client's signed `ClientAction.allocate`; the grant is
     /// refused when the realm's price is above the client's `maxPrice`.
     public func allocate(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
-        guard case .allocate(let request, let maxPrice) = try Self.action(in: signed) else {
+        let action = try Self.action(in: signed)
+        guard case .allocate(let request, let maxPrice) = action else {
             throw .badRequest("allocate needs a signed {\"allocate\": {\"request\": …, \"maxPrice\": …}} action")
         }
         let quote = try await quote(request, client: signed.client)
@@ -116,7 +118,7 @@ public actor Realm {
             openQuotes.withLock { $0[quote.id] = nil }
             throw .allocation(.quoteMismatch(quote: quote.id, reason: "its price \(quote.price) µcredits is above the client's limit of \(maxPrice)"))
         }
-        do { return try await confirm(quote, signed: signed) } catch {
+        do { return try await confirm(quote, signed: signed, action: action) } catch {
             openQuotes.withLock { $0[quote.id] = nil }
             throw error
         }
@@ -124,10 +126,11 @@ public actor Realm {
 
     /// Releases an allocation: `signed` is the client's signed `ClientAction.release`.
     public func release(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
-        guard case .release(let id) = try Self.action(in: signed) else {
+        let action = try Self.action(in: signed)
+        guard case .release(let id) = action else {
             throw .badRequest("release needs a signed {\"release\": {\"allocation\": …}} action")
         }
-        let allocation = try await submit(.released(allocation: id, by: signed.client), request: signed) { state in
+        let allocation = try await submit(.released(allocation: id, by: signed.client), request: signed, action: action) { state in
             try? state.allocation.allocation(id)
         }.value
         guard let allocation else { throw .allocation(.unknownAllocation(id)) }
@@ -137,10 +140,11 @@ public actor Realm {
 
     /// Shares an allocation with other parties: `signed` is the client's signed `ClientAction.share`.
     public func share(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
-        guard case .share(let id, let grants) = try Self.action(in: signed) else {
+        let action = try Self.action(in: signed)
+        guard case .share(let id, let grants) = action else {
             throw .badRequest("share needs a signed {\"share\": {\"allocation\": …, \"grants\": …}} action")
         }
-        let allocation = try await submit(.groupShared(allocation: id, by: signed.client, grants: grants), request: signed) { state in
+        let allocation = try await submit(.groupShared(allocation: id, by: signed.client, grants: grants), request: signed, action: action) { state in
             try? state.allocation.allocation(id)
         }.value
         guard let allocation else { throw .allocation(.unknownAllocation(id)) }
@@ -157,18 +161,19 @@ public actor Realm {
     /// When a node is lost, the allocations that held its resources are reported lost to the observers.
     @discardableResult
     public func record(_ event: AllocationEvent) async throws(RealmError) -> LedgerEntry {
-        guard case .nodeLost(let node) = event else { return try await submit(event, request: nil) { _ in () }.entry }
+        guard case .nodeLost(let node) = event else { return try await submit(event, request: nil, action: nil) { _ in () }.entry }
         let hit = await ledger.state.allocation.allocations.filter { $0.status.isLive && $0.nodes.contains(node) }.map(\.id)
-        let (entry, lost) = try await submit(event, request: nil) { state in hit.compactMap { try? state.allocation.allocation($0) } }
+        let (entry, lost) = try await submit(event, request: nil, action: nil) { state in hit.compactMap { try? state.allocation.allocation($0) } }
         for allocation in lost { await notify(.lost(allocation)) }
         return entry
     }
 
-    private func submit<Value: Sendable>(_ event: AllocationEvent, request: SignedRequest?,
+    /// Submits `event`, on behalf of `request`'s client (whose body decodes to `action`) when there is one.
+    private func submit<Value: Sendable>(_ event: AllocationEvent, request: SignedRequest?, action: ClientAction?,
                                          reading: @escaping @Sendable (RealmState) -> Value) async throws(RealmError) -> (entry: LedgerEntry, value: Value) {
         do {
-            return try await ledger.submit(contract: RealmState.allocationContract, kind: event.kind,
-                                           payload: canonicalJSON(event), request: request, reading: reading)
+            return try await ledger.submit(contract: RealmState.allocationContract, kind: event.kind, payload: canonicalJSON(event),
+                                           request: request, prepared: .init(event: event, action: action), reading: reading)
         } catch {
             throw RealmError(error)
         }

@@ -43,22 +43,53 @@ public struct RealmState: LedgerState, Equatable {
 
     public init() {}
 
+    /// What the realm holds decoded when it submits an entry: the event its payload encodes, and the
+    /// client's action its request's body encodes.
+    public struct Prepared: Sendable {
+        public var event: AllocationEvent
+        public var action: ClientAction?
+
+        public init(event: AllocationEvent, action: ClientAction?) {
+            self.event = event
+            self.action = action
+        }
+    }
+
     /// Applies an allocation event. Client actions (confirm, release, share) must carry the client's
     /// signed request for exactly that action; everything else (node announcements and losses,
     /// observations, limits, prices) is the realm's own and carries none.
     public mutating func apply(_ entry: LedgerEntry, keys: KeyRegistry) throws(RealmRefusal) {
-        guard entry.contract == Self.allocationContract else {
-            throw .malformed("entry \(entry.sequence): no contract \"\(entry.contract)\" in this realm")
-        }
+        try checkContract(entry)
         let event: AllocationEvent
         do { event = try JSONDecoder().decode(AllocationEvent.self, from: entry.payload) } catch {
             throw .malformed("entry \(entry.sequence): its payload is not an allocation event: \(error)")
         }
+        try apply(entry, event: event, action: entry.request.flatMap { try? JSONDecoder().decode(ClientAction.self, from: $0.body) })
+    }
+
+    /// Applies an entry the realm has just submitted, with the event and action it encoded the entry from.
+    public mutating func apply(_ entry: LedgerEntry, keys: KeyRegistry, prepared: Prepared) throws(RealmRefusal) {
+        try checkContract(entry)
+        assert((try? JSONDecoder().decode(AllocationEvent.self, from: entry.payload)) == prepared.event
+               && entry.request.flatMap { try? JSONDecoder().decode(ClientAction.self, from: $0.body) } == prepared.action,
+               "entry \(entry.sequence) was prepared from other values than it encodes")
+        try apply(entry, event: prepared.event, action: entry.request == nil ? nil : prepared.action)
+    }
+
+    private func checkContract(_ entry: LedgerEntry) throws(RealmRefusal) {
+        guard entry.contract == Self.allocationContract else {
+            throw .malformed("entry \(entry.sequence): no contract \"\(entry.contract)\" in this realm")
+        }
+    }
+
+    /// Applies `event`, which `entry` carries, checking it against `action`, the decoded body of the
+    /// entry's signed request (nil when it has none, or when that is not a client action).
+    private mutating func apply(_ entry: LedgerEntry, event: AllocationEvent, action: ClientAction?) throws(RealmRefusal) {
         let expected: (client: String, action: ClientAction)?
         switch event {
         case .confirmed(let quote):
             // Either the client confirmed this very quote, or signed a one-step allocate it fits.
-            if let request = entry.request, case .allocate(let asked, let maxPrice)? = try? JSONDecoder().decode(ClientAction.self, from: request.body) {
+            if let request = entry.request, case .allocate(let asked, let maxPrice)? = action {
                 guard request.client == quote.client, asked == quote.request, quote.price <= maxPrice else {
                     throw .malformed("entry \(entry.sequence): the quote does not fit the allocate request \(request.client) signed")
                 }
@@ -80,9 +111,7 @@ public struct RealmState: LedgerState, Equatable {
         case (.some(let expected), nil):
             throw .malformed("entry \(entry.sequence): \(entry.kind) needs \(expected.client)'s signed request, and carries none")
         case (.some(let expected), .some(let request)):
-            guard request.client == expected.client,
-                  (try? JSONDecoder().decode(ClientAction.self, from: request.body)) == expected.action
-            else {
+            guard request.client == expected.client, action == expected.action else {
                 throw .malformed("entry \(entry.sequence): \(entry.kind) does not match the request \(request.client) signed")
             }
         }

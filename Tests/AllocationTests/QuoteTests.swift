@@ -1,6 +1,8 @@
-import Allocation
+import Foundation
 import Quantities
 import Testing
+
+@testable import Allocation
 
 @Suite("Quote, confirm and release")
 struct QuoteTests {
@@ -142,5 +144,40 @@ struct QuoteTests {
         #expect(CoherenceClass(coherenceNanoseconds: 800_000) == .b)
         #expect(CoherenceClass(coherenceNanoseconds: 1_000_000) == .a)
         #expect(CoherenceClass(coherenceNanoseconds: 9_999) == .d)
+    }
+
+    @Test("Quoting passes by a node whose free resources cannot serve, and only while they cannot")
+    func fullNodesArePassedBy() throws {
+        var state = try realm([delft, pair])
+        let a = state.derived.nodeOf["nodeA"]!, p = state.derived.nodeOf["nodeP"]!
+        let one = try qubits(1).validated()
+        #expect(!state.derived.cannotServe(a, .qubit, 1, one, at: noon))
+        // nodeA ranks first: four one-qubit grants fill it for an hour from noon+60.
+        for _ in 0..<4 { _ = try state.grant(qubits(1), to: "alice", at: noon(plus: 60)) }
+        #expect(state.derived.cannotServe(a, .qubit, 1, one, at: noon(plus: 60)))
+        #expect(state.derived.cannotServe(a, .qubit, 1, one, at: noon(plus: 3659)))
+        #expect(!state.derived.cannotServe(a, .qubit, 1, one, at: noon(plus: 3660)))
+        #expect(!state.derived.cannotServe(a, .qubit, 1, one, at: noon))
+        #expect(!state.derived.cannotServe(p, .qubit, 1, one, at: noon(plus: 60)))
+        // nodeP's two free qubits bound what it can offer: not three, and none with 1 ms coherence.
+        #expect(state.derived.cannotServe(p, .qubit, 3, try qubits(3).validated(), at: noon(plus: 60)))
+        #expect(state.derived.cannotServe(p, .qubit, 1, try qubits(1, minCoherence: "1ms").validated(), at: noon))
+        #expect(!state.derived.cannotServe(p, .qubit, 1, try qubits(1, minCoherence: "800μs").validated(), at: noon))
+        #expect(try state.quote(qubits(1), client: "bob", at: noon(plus: 120)).nodes == ["nodeP"])
+        // After the grants end, nodeA is first again.
+        #expect(try state.quote(qubits(1, from: TimestampText(noon(plus: 3700))), client: "bob", at: noon(plus: 120)).nodes == ["nodeA"])
+        // One release reopens nodeA at once (q3 was the second closest fit).
+        try state.apply(.released(allocation: "alloc-2", by: "alice"), at: noon(plus: 180))
+        #expect(!state.derived.cannotServe(a, .qubit, 1, one, at: noon(plus: 180)))
+        #expect(try state.quote(qubits(1), client: "bob", at: noon(plus: 180)).resources == ["nodeA/q3"])
+        // A lost resource is never free: with q3 no longer offered and the rest held, nodeA is full again.
+        try state.apply(.nodeAnnounced(NodeAnnouncement(node: "nodeA", location: "Delft", resources: Array(delft.resources.dropLast()))),
+                        at: noon(plus: 200))
+        #expect(try state.status(of: "nodeA/q3") == .lost)
+        #expect(state.derived.cannotServe(a, .qubit, 1, one, at: noon(plus: 240)))
+        // A decoded state rebuilds the same coverage.
+        let decoded = try JSONDecoder().decode(AllocationState.self, from: try JSONEncoder().encode(state))
+        #expect(decoded.derived.cannotServe(a, .qubit, 1, one, at: noon(plus: 240)))
+        #expect(!decoded.derived.cannotServe(p, .qubit, 1, one, at: noon(plus: 240)))
     }
 }
