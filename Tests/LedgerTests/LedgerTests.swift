@@ -187,4 +187,52 @@ struct LedgerConcurrencyTests {
         let replayed = try await LedgerReplica<Claims>.replay(fixture.store)
         #expect(replayed.state == (await fixture.ledger.state))
     }
+
+    @Test("A group the store fails to take is undone: the state is what the store holds, and the next group commits")
+    func failedAppendIsUndone() async throws {
+        let store = FlakyStore(try await Backend.sqlite.makeStore())
+        let authority = try LedgerSigningKey(id: "authority"), alice = try LedgerSigningKey(id: "alice")
+        try await Ledger<Claims>.create(realm: "flaky", in: store, authority: authority)
+        let ledger = try await Ledger<Claims>(store: store, signer: authority)
+        try await ledger.register(KeyRegistration(id: "alice", publicKey: alice.publicKey, roles: [.client]))
+        func claim(_ resource: String, _ nonce: UInt64) async throws {
+            let request = try SignedRequest(signing: canonicalJSON(Claims.Claim(resource: resource)), nonce: nonce, with: alice)
+            try await ledger.submit(contract: "claims", kind: "claim", payload: request.body, request: request)
+        }
+        try await claim("q0", 1)
+        store.failNext.withLock { $0 = true }
+        await #expect {
+            try await claim("q1", 2)
+        } throws: { error in
+            guard case .storage(_, let operation, _) = error as? LedgerError else { return false }
+            return operation == "appending"
+        }
+        // The refused group left no trace: q1 is free and its nonce unspent.
+        #expect((await ledger.state).holders == ["q0": "alice"])
+        try await claim("q1", 2)
+        #expect((await ledger.state).holders == ["q0": "alice", "q1": "alice"])
+        let replayed = try await LedgerReplica<Claims>.replay(store)
+        #expect(replayed.state == (await ledger.state))
+        #expect(try await LedgerVerifier.verify(store, state: Claims.self).isValid)
+    }
+}
+
+/// A store that fails its next append when told to, as a database that goes away would.
+final class FlakyStore: LedgerStore {
+    let base: any LedgerStore
+    let failNext = Mutex(false)
+
+    init(_ base: any LedgerStore) { self.base = base }
+
+    var backend: String { base.backend }
+    func head() async throws(LedgerError) -> LedgerHead? { try await base.head() }
+    func entries(from sequence: Int64, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
+        try await base.entries(from: sequence, limit: limit)
+    }
+    func append(_ entries: [LedgerEntry], after head: LedgerHead?) async throws(LedgerError) {
+        if failNext.withLock({ fail in defer { fail = false }; return fail }) {
+            throw .storage(backend: backend, operation: "appending", reason: "the connection was lost")
+        }
+        try await base.append(entries, after: head)
+    }
 }
