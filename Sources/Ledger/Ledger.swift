@@ -45,7 +45,7 @@ public actor Ledger<State: LedgerState> {
 
     /// Opens the ledger in `store`, replaying and checking every entry, to write as `signer`
     /// (which must be registered with the realm role).
-    public init(store: any LedgerStore, signer: LedgerSigningKey, maximumGroup: Int = 512, gatherWindow: Duration = .milliseconds(2),
+    public init(store: any LedgerStore, signer: LedgerSigningKey, maximumGroup: Int = 512, gatherWindow: Duration = .milliseconds(5),
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }) async throws(LedgerError) {
         self.store = store
         self.signer = signer

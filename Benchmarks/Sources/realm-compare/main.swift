@@ -99,6 +99,9 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     let report = try await LedgerVerifier.verify(store, state: RealmState.self)
     let granted = await realm.state.allocations.count
     precondition(report.isValid && granted == perClient * clients, "the run's ledger does not verify")
+    let replayed = try await LedgerReplica<RealmState>.replay(store).state
+    let live = await realm.ledger.state
+    precondition(live == replayed, "a replay of the run's ledger does not reproduce the realm's state")
     return rate
 }
 
