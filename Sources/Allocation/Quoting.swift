@@ -163,12 +163,39 @@ extension AllocationState {
                 }
             }
         }
-        for start in candidates.sorted() {
+        // Without preemption, a resource is free for a window from c only if c is at or after its earliest
+        // such window; so no candidate before the count-th earliest of those, in every pool, can fit.
+        var bound = Int64.min
+        if !preempting {
+            for (entry, pool) in zip(request.counts, pools) {
+                guard pool.count >= entry.count else { return nil }
+                var starts = pool.map { earliestFree($0, from: earliest, for: request.durationNanoseconds) }
+                starts.sort()
+                bound = max(bound, starts[entry.count - 1])
+            }
+        }
+        for start in candidates.sorted() where start >= bound {
             if let plan = plan(request, pools, start: Timestamp(nanosecondsSinceEpoch: start), preempting: preempting) {
                 return plan
             }
         }
         return nil
+    }
+
+    /// The earliest start at or after `earliest` of a window of `duration` in which `slot` is free, in
+    /// nanoseconds: past each live grant that overlaps the window, in order of their starts.
+    private func earliestFree(_ slot: Int, from earliest: Timestamp, for duration: Int64) -> Int64 {
+        var start = earliest.nanosecondsSinceEpoch
+        let grants = derived.grants[slot]
+        guard !grants.isEmpty else { return start }
+        for grant in grants.count == 1 ? grants : grants.sorted(by: { $0.from < $1.from })
+        where allocations[grant.allocation].status.isLive {
+            if grant.until.nanosecondsSinceEpoch <= start { continue }
+            let (end, overflow) = start.addingReportingOverflow(duration)
+            if !overflow, grant.from.nanosecondsSinceEpoch >= end { break }
+            start = grant.until.nanosecondsSinceEpoch
+        }
+        return start
     }
 
     /// The resources chosen for a window from `start`, or nil when some pool has too few free then.

@@ -199,6 +199,11 @@ public actor Ledger<State: LedgerState> {
         draining = false
     }
 
+    /// Signs `hash` as this writer, off the actor: quotes and submissions go on meanwhile.
+    private nonisolated func seal(_ hash: Data) async throws(LedgerError) -> Data {
+        try signer.sign(hash)
+    }
+
     /// Applies, signs and stores one group; when another writer was first, undoes it, catches up and
     /// tries again what the new state still accepts.
     private func commit(_ group: [Submission], attempt: Int = 0) async {
@@ -234,7 +239,7 @@ public actor Ledger<State: LedgerState> {
         do {
             // One signature per group, on its last entry: its hash chains to every entry before it.
             var signed = entries
-            signed[signed.count - 1].signature = try signer.sign(signed[signed.count - 1].hash)
+            signed[signed.count - 1].signature = try await seal(signed[signed.count - 1].hash)
             try await store.append(signed, after: head)
             replica.coverUnsignedRun()
             for (index, submission) in accepted.enumerated() {

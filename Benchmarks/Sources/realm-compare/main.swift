@@ -102,8 +102,13 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     let replayed = try await LedgerReplica<RealmState>.replay(store).state
     let live = await realm.ledger.state
     precondition(live == replayed, "a replay of the run's ledger does not reproduce the realm's state")
+    let entries = try await store.entries(from: 0, limit: Int(Int32.max))
+    groupSizes.append(Double(entries.count) / Double(entries.count { !$0.signature.isEmpty }))
     return rate
 }
+
+/// Entries per ledger signature in each run: how well groups formed.
+var groupSizes: [Double] = []
 
 /// ML-DSA-65 verifications of the same number of client signatures, on every core: the realm's ceiling.
 @MainActor func verifyCeiling() async throws -> Double {
@@ -150,6 +155,7 @@ for round in 1...rounds {
     }
     print(line)
 }
+print(String(format: "entries per signature: median %.1f (runs %.1f–%.1f)", percentile(groupSizes, 0.5), groupSizes.min()!, groupSizes.max()!))
 for backend in rates.keys.sorted() {
     print(String(format: "%@: median %.0f confirmed allocations/s, %.2f× the verify ceiling (rounds %.2f–%.2f)", backend,
                  percentile(rates[backend]!, 0.5), percentile(ratios[backend]!, 0.5), ratios[backend]!.min()!, ratios[backend]!.max()!))
