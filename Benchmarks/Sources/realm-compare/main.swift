@@ -86,6 +86,7 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
         let system = RealmSystem(realm: realm, key: key)
         return (system, try (0..<perClient).map { _ in try system.signAllocation(request) })
     }
+    let cpuBefore = processCPUSeconds()
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
         for (system, signed) in work {
@@ -95,7 +96,9 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
         }
         try await group.waitForAll()
     }
-    let rate = Double(perClient * clients) / seconds(ContinuousClock.now - start)
+    let wall = seconds(ContinuousClock.now - start)
+    let rate = Double(perClient * clients) / wall
+    coresBusy.append((processCPUSeconds() - cpuBefore) / wall)
     let report = try await LedgerVerifier.verify(store, state: RealmState.self)
     let granted = await realm.state.allocations.count
     precondition(report.isValid && granted == perClient * clients, "the run's ledger does not verify")
@@ -109,6 +112,15 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 
 /// Entries per ledger signature in each run: how well groups formed.
 var groupSizes: [Double] = []
+/// The cores the process kept busy during each run (CPU time over wall time).
+var coresBusy: [Double] = []
+
+/// User and system CPU time of the whole process so far (getrusage).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
 
 /// ML-DSA-65 verifications of the same number of client signatures, on every core: the realm's ceiling.
 @MainActor func verifyCeiling() async throws -> Double {
@@ -155,7 +167,9 @@ for round in 1...rounds {
     }
     print(line)
 }
-print(String(format: "entries per signature: median %.1f (runs %.1f–%.1f)", percentile(groupSizes, 0.5), groupSizes.min()!, groupSizes.max()!))
+print(String(format: "entries per signature: median %.1f (runs %.1f–%.1f); cores busy while allocating: median %.2f of %d",
+             percentile(groupSizes, 0.5), groupSizes.min()!, groupSizes.max()!, percentile(coresBusy, 0.5),
+             ProcessInfo.processInfo.activeProcessorCount))
 for backend in rates.keys.sorted() {
     print(String(format: "%@: median %.0f confirmed allocations/s, %.2f× the verify ceiling (rounds %.2f–%.2f)", backend,
                  percentile(rates[backend]!, 0.5), percentile(ratios[backend]!, 0.5), ratios[backend]!.min()!, ratios[backend]!.max()!))
