@@ -12,6 +12,8 @@
 #      algorithm in numpy (Anchors/qubit_numpy.py, needs python3 with numpy), interleaved rounds;
 #   loop-compare: the node's control-loop wake-up latency vs cyclictest (rt-tests) at 1 kHz and 10 kHz,
 #      same period, policy and priority, interleaved, with the loop thread's allocations per cycle;
+#   realm-compare: confirmed allocations/s through the realm on SQLite (and PostgreSQL when
+#      QRRM_TEST_POSTGRES_URL is set) vs ML-DSA-65 verification alone; quote latency; Jain's index;
 #   6. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
 #      malloc counts, then the malloc counts again unscaled (per 1000 messages).
 # About a minute and a half after the first build (which takes 5 to 7 minutes on 2 cores).
@@ -54,6 +56,7 @@ swift build -c release --product qubit-compare
 swift build -c release --product chi-compare
 swift build -c release --product compile-compare
 swift build -c release --product loop-compare
+swift build -c release --product realm-compare
 swift build -c release --product ZeroMQThroughput
 
 step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
@@ -95,6 +98,10 @@ if python3 -c 'import numpy' 2>/dev/null; then
 else
     echo "skipped: python3 with numpy is needed for the anchor (pip install numpy)"
 fi
+
+step "realm-compare: confirmed allocations/s vs ML-DSA-65 verification alone, quote latency, fairness"
+# SQLite always; PostgreSQL too when QRRM_TEST_POSTGRES_URL is set (Tests/support/postgres.sh prints one).
+.build/release/realm-compare --rounds "${REALM_ROUNDS:-3}" --allocations "${ALLOCATIONS:-4000}"
 
 step "ordo-one benchmarks (per message: scalingFactor .kilo, one iteration = 1000 messages)"
 swift package benchmark --target ZeroMQThroughput --no-progress
