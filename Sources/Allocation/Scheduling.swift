@@ -32,8 +32,10 @@ extension AllocationState {
         effectiveUsages(at: time)[client] ?? 0
     }
 
-    /// Every client's effective usage, each summed in allocation order.
-    private func effectiveUsages(at time: Timestamp) -> [String: Double] {
+    /// Every client's effective usage, each summed in allocation order. It visits every allocation, so a
+    /// caller that ranks many batches may reuse it for a while, as Slurm recalculates fair share only
+    /// every `PriorityCalcPeriod`.
+    public func effectiveUsages(at time: Timestamp) -> [String: Double] {
         let halfLife = Double(configuration.usageHalfLifeSeconds)
         var usages: [String: Double] = [:]
         for allocation in allocations {
@@ -83,10 +85,13 @@ extension AllocationState {
     /// Orders a batch of competing requests by scheduling priority (ties: earlier submission, then id) and
     /// quotes them in that order, each against the state with the ones before it confirmed, so later
     /// requests backfill around earlier ones and never delay them. Pure: the realm confirms the admitted
-    /// quotes by applying `.confirmed` events in the returned order.
-    public func admit(_ batch: [PendingRequest], at time: Timestamp) -> [Admission] {
+    /// quotes by applying `.confirmed` events in the returned order. Quotes avoid the resources in `held`
+    /// while they can, as `quote(_:client:at:avoiding:)` does. `usages` are the clients' effective usages
+    /// to rank by (`effectiveUsages(at: time)` when nil).
+    public func admit(_ batch: [PendingRequest], at time: Timestamp, avoiding held: Set<String> = [],
+                      usages: [String: Double]? = nil) -> [Admission] {
         let peers = batch.map(\.client)
-        let usages = effectiveUsages(at: time)
+        let usages = usages ?? effectiveUsages(at: time)
         let ranked = batch.map { ($0, schedulingPriority(of: $0, at: time, usages: usages, peers: peers)) }.sorted { a, b in
             if a.1 != b.1 { return a.1 > b.1 }
             if a.0.submittedAt != b.0.submittedAt { return a.0.submittedAt < b.0.submittedAt }
@@ -94,11 +99,13 @@ extension AllocationState {
         }
         var scratch = self
         var admissions: [Admission] = []
-        for (pending, priority) in ranked {
+        for (index, (pending, priority)) in ranked.enumerated() {
             let outcome: Result<Quote, AllocationError>
             do {
-                let quote = try scratch.quote(pending.request, client: pending.client, at: time)
-                try scratch.apply(.confirmed(quote), at: time)
+                let quote = try scratch.quote(pending.request, client: pending.client, at: time, avoiding: held)
+                // The last one need not be confirmed on the scratch state: nothing is quoted after it (and a
+                // batch of one copies nothing).
+                if index < ranked.count - 1 { try scratch.apply(.confirmed(quote), at: time) }
                 outcome = .success(quote)
             } catch {
                 outcome = .failure(error)

@@ -18,9 +18,29 @@ public actor Realm {
     private var lastCatchUp = ContinuousClock.now - .seconds(1)
     /// Called after an allocation is confirmed or ends: the node links reserve and release on the nodes.
     private var observers: [@Sendable (RealmChange) async -> Void] = []
+    /// How long a round of one-step allocates collects before it is admitted, in fair-share order. Zero
+    /// by default: a round is what arrived while the one before it was admitted.
+    public nonisolated let admissionWindow: Duration
+    /// One-step allocates waiting for the next admission round.
+    private var waiting: [WaitingAllocate] = []
+    private var admitting = false
+    private var submissions = 0
+    /// The clients' effective usages that admission rounds rank by, and when they were computed: they are
+    /// recomputed once a second (a sum over every allocation; fair share changes over hours).
+    private var usages: (at: ContinuousClock.Instant, byClient: [String: Double])?
 
-    public init(ledger: Ledger<RealmState>, clock: @escaping @Sendable () -> Timestamp = { .now() }) {
+    private struct WaitingAllocate: Sendable {
+        var pending: PendingRequest
+        var maxPrice: Int64
+        var signed: SignedRequest
+        var action: ClientAction
+        var continuation: CheckedContinuation<Result<Allocation, RealmError>, Never>
+    }
+
+    public init(ledger: Ledger<RealmState>, admissionWindow: Duration = .zero,
+                clock: @escaping @Sendable () -> Timestamp = { .now() }) {
         self.ledger = ledger
+        self.admissionWindow = admissionWindow
         self.clock = clock
     }
 
@@ -37,24 +57,16 @@ public actor Realm {
     /// Prices `request` for `client`: the resources, nodes, start time and price the contract would grant.
     /// Pure: nothing is written until the client confirms.
     public func quote(_ request: AllocationRequest, client: String) async throws(RealmError) -> Quote {
-        guard await ledger.registration(client)?.has(.client) == true else {
-            throw .ledger(.invalidRequest(client: client, reason: "no client key \"\(client)\" is registered in this realm"))
-        }
-        // Other realm processes' grants, at most 100 ms old: a quote made on an older state is refused at
-        // confirmation (the grant is re-checked against the latest entries), never granted twice.
-        if ContinuousClock.now - lastCatchUp > .milliseconds(100) {
-            lastCatchUp = .now
-            do { try await ledger.catchUp() } catch { throw RealmError(error) }
-        }
+        try await checkClient(client)
+        try await catchUpNow()
         let outcome = await ledger.withState { [openQuotes, clock] (state, head) -> Result<Quote, AllocationError> in
             // Synchronous from here: the held set and the new quote see every other quote. Another writer's
             // clock may run ahead of ours; its entries' times are the contract's "now" then.
             let now = max(clock(), state.allocation.clock)
             return openQuotes.withLock { (open) -> Result<Quote, AllocationError> in
-                let seen = head?.sequence ?? -1
-                open = open.filter { _, entry in entry.confirmedAt.map { $0 > seen } ?? (entry.quote.expiry > now) }
                 // A quote holds its resources softly: other quotes avoid them while they can.
-                let held = Set(open.values.lazy.filter { $0.quote.client != client }.flatMap(\.quote.resources))
+                let held = Set(Self.liveQuotes(&open, seen: head?.sequence ?? -1, now: now).lazy
+                    .filter { $0.quote.client != client }.flatMap(\.quote.resources))
                 do throws(AllocationError) {
                     let quote = try state.allocation.quote(request, client: client, at: now, avoiding: held)
                     open[quote.id] = (quote, nil)
@@ -108,19 +120,102 @@ public actor Realm {
 
     /// Quotes and confirms in one step: `signed` is the client's signed `ClientAction.allocate`; the grant is
     /// refused when the realm's price is above the client's `maxPrice`.
+    ///
+    /// One-step allocates are admitted in rounds: those that arrive while the round before is admitted (and
+    /// within `admissionWindow`) are ordered by the contract's scheduling priority (fair share, priority
+    /// class, age) and quoted in that order, each around the ones before it (`AllocationState.admit`), so
+    /// when they compete for the same resources the higher priority is served first and the rest backfill.
     public func allocate(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
         let action = try Self.action(in: signed)
         guard case .allocate(let request, let maxPrice) = action else {
             throw .badRequest("allocate needs a signed {\"allocate\": {\"request\": …, \"maxPrice\": …}} action")
         }
-        let quote = try await quote(request, client: signed.client)
-        guard quote.price <= maxPrice else {
-            openQuotes.withLock { $0[quote.id] = nil }
-            throw .allocation(.quoteMismatch(quote: quote.id, reason: "its price \(quote.price) µcredits is above the client's limit of \(maxPrice)"))
+        try await checkClient(signed.client)
+        let result = await withCheckedContinuation { continuation in
+            submissions += 1
+            waiting.append(WaitingAllocate(
+                pending: PendingRequest(id: "allocate-\(submissions)", client: signed.client, request: request, submittedAt: clock()),
+                maxPrice: maxPrice, signed: signed, action: action, continuation: continuation))
+            if !admitting {
+                admitting = true
+                Task { await self.admitRounds() }
+            }
         }
-        do { return try await confirm(quote, signed: signed, action: action) } catch {
+        return try result.get()
+    }
+
+    /// Admits the waiting one-step allocates, a round at a time, and confirms each admitted quote.
+    private func admitRounds() async {
+        while !waiting.isEmpty {
+            if admissionWindow > .zero { try? await Task.sleep(for: admissionWindow) }
+            let batch = waiting
+            waiting = []
+            do { try await catchUpNow() } catch {
+                for item in batch { item.continuation.resume(returning: .failure(error)) }
+                continue
+            }
+            let recent = usages.flatMap { ContinuousClock.now - $0.at < .seconds(1) ? $0.byClient : nil }
+            let (admissions, used) = await ledger.withState { [openQuotes, clock] (state, head) -> ([Admission], [String: Double]) in
+                let now = max(clock(), state.allocation.clock)
+                let used = recent ?? state.allocation.effectiveUsages(at: now)
+                return openQuotes.withLock { open in
+                    // Quotes still open, and grants on their way to the ledger, hold their resources softly.
+                    let held = Set(Self.liveQuotes(&open, seen: head?.sequence ?? -1, now: now).flatMap(\.quote.resources))
+                    let admissions = state.allocation.admit(batch.map(\.pending), at: now, avoiding: held, usages: used)
+                    for case .success(let quote) in admissions.map(\.outcome) { open[quote.id] = (quote, nil) }
+                    return (admissions, used)
+                }
+            }
+            if recent == nil { usages = (.now, used) }
+            let items = Dictionary(uniqueKeysWithValues: batch.map { ($0.pending.id, $0) })
+            for admission in admissions {
+                let item = items[admission.request.id]!
+                switch admission.outcome {
+                case .failure(let error):
+                    item.continuation.resume(returning: .failure(.allocation(error)))
+                case .success(let quote):
+                    Task { item.continuation.resume(returning: await self.confirmAdmitted(quote, item)) }
+                }
+            }
+        }
+        admitting = false
+    }
+
+    /// Confirms an admitted quote for the client that signed `item`, within its price limit.
+    private func confirmAdmitted(_ quote: Quote, _ item: WaitingAllocate) async -> Result<Allocation, RealmError> {
+        guard quote.price <= item.maxPrice else {
             openQuotes.withLock { $0[quote.id] = nil }
-            throw error
+            return .failure(.allocation(.quoteMismatch(
+                quote: quote.id, reason: "its price \(quote.price) µcredits is above the client's limit of \(item.maxPrice)")))
+        }
+        do { return .success(try await confirm(quote, signed: item.signed, action: item.action)) } catch {
+            openQuotes.withLock { $0[quote.id] = nil }
+            return .failure(error)
+        }
+    }
+
+    /// Drops from `open` the quotes that expired unconfirmed, and the confirmed ones whose grant is in the
+    /// state as of entry `seen`; returns the rest.
+    private static func liveQuotes(_ open: inout [String: (quote: Quote, confirmedAt: Int64?)], seen: Int64,
+                                   now: Timestamp) -> Dictionary<String, (quote: Quote, confirmedAt: Int64?)>.Values {
+        open = open.filter { _, entry in entry.confirmedAt.map { $0 > seen } ?? (entry.quote.expiry > now) }
+        return open.values
+    }
+
+    /// Throws unless `client` is registered with the client role.
+    private func checkClient(_ client: String) async throws(RealmError) {
+        guard await ledger.registration(client)?.has(.client) == true else {
+            throw .ledger(.invalidRequest(client: client, reason: "no client key \"\(client)\" is registered in this realm"))
+        }
+    }
+
+    /// Reads other realm processes' grants when the last read is more than 100 ms old: a quote made on an
+    /// older state is refused at confirmation (the grant is re-checked against the latest entries), never
+    /// granted twice.
+    private func catchUpNow() async throws(RealmError) {
+        if ContinuousClock.now - lastCatchUp > .milliseconds(100) {
+            lastCatchUp = .now
+            do { try await ledger.catchUp() } catch { throw RealmError(error) }
         }
     }
 

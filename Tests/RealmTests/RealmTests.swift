@@ -154,6 +154,28 @@ struct RealmTests {
         #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
     }
 
+    @Test("One-step allocates that compete in one admission round are served in fair-share order")
+    func fairShareAdmission() async throws {
+        let fixture = try await RealmFixture(nodes: [("node-a", 1, .milliseconds(1))])
+        // Alice has used the realm's only qubit; Bob has not.
+        let used = try await fixture.system(fixture.alice).allocateAndConfirm(.init(particleTypes: [.qubit: 1], purpose: .research, duration: "1h"))
+        try await fixture.system(fixture.alice).release(used.resourceId)
+        // A realm whose rounds collect for 300 ms: Alice asks first, Bob 50 ms later, in the same round.
+        let realm = Realm(ledger: fixture.ledger, admissionWindow: .milliseconds(300))
+        let request = AllocationRequest(particleTypes: [.qubit: 1], purpose: .research, duration: "1h")
+        let alice = Task { try await RealmSystem(realm: realm, key: fixture.alice).allocateAndConfirm(request).allocation }
+        try await Task.sleep(for: .milliseconds(50))
+        let bob = try await RealmSystem(realm: realm, key: fixture.bob).allocateAndConfirm(request).allocation
+        let aliceAllocation = try await alice.value
+        // Bob's fair-share factor is 1, Alice's ¼: Bob gets the qubit now, Alice when Bob's hour ends.
+        #expect(bob.start.nanosecondsSinceEpoch - bob.confirmedAt.nanosecondsSinceEpoch < 1_000_000_000)
+        #expect(aliceAllocation.start == bob.end)
+        #expect(aliceAllocation.resources == bob.resources)
+        let state = await realm.state
+        #expect(state.fairShareFactor(of: "bob", at: state.clock) > state.fairShareFactor(of: "alice", at: state.clock))
+        #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
+    }
+
     @Test("Open quotes hold their resources: concurrent clients are offered different qubits, and all confirm")
     func quotesHold() async throws {
         let fixture = try await RealmFixture(nodes: [("node-a", 8, .milliseconds(1))])
