@@ -252,6 +252,30 @@ public actor Realm {
         do { return try await ledger.state.allocation.allocation(id) } catch { throw .allocation(error) }
     }
 
+    /// Sets each particle type's price to what utilisation and demand suggest now
+    /// (`AllocationState.suggestedPrice`, from the configured default price), writing a `.priceUpdated`
+    /// entry for each price that changes. Returns every type's price per resource-second, in micro-credits.
+    @discardableResult
+    public func reprice() async throws(RealmError) -> [ParticleType: Int64] {
+        do { try await ledger.catchUp() } catch { throw RealmError(error) }
+        let changes = await ledger.withState { [clock] (state, _) -> [ParticleType: Int64] in
+            let allocation = state.allocation
+            let now = max(clock(), allocation.clock)
+            var changes: [ParticleType: Int64] = [:]
+            for type in Set(allocation.resources.values.map(\.type)) {
+                let price = allocation.suggestedPrice(for: type, base: allocation.configuration.defaultPricePerSecond, at: now)
+                if price != allocation.price(of: type) { changes[type] = price }
+            }
+            return changes
+        }
+        for (type, price) in changes.sorted(by: { $0.key < $1.key }) {
+            try await record(.priceUpdated(type: type, microCreditsPerSecond: price))
+        }
+        return await ledger.withState { (state, _) in
+            Dictionary(uniqueKeysWithValues: Set(state.allocation.resources.values.map(\.type)).map { ($0, state.allocation.price(of: $0)) })
+        }
+    }
+
     /// Writes one of the realm's own events: a node announced, lost or observed, a limit or a price set.
     /// When a node is lost, the allocations that held its resources are reported lost to the observers.
     @discardableResult

@@ -66,6 +66,8 @@ public struct RealmStatus: Codable, Sendable, Equatable {
     public var nodes: [NodeSummary]
     public var liveAllocations: Int
     public var totalAllocations: Int
+    /// Each particle type's price per resource-second, in micro-credits, by type name.
+    public var prices: [String: Int64]
 }
 
 /// The kind of a realm error, the same in-process and over the wire, for programs to switch on.
@@ -158,6 +160,9 @@ extension Realm {
         }
         return RealmStatus(realm: await ledger.realmName, ledgerHead: await ledger.head?.sequence ?? -1, nodes: nodes,
                            liveAllocations: state.allocations.filter { $0.status.isLive }.count,
-                           totalAllocations: state.allocations.count)
+                           totalAllocations: state.allocations.count,
+                           prices: Dictionary(uniqueKeysWithValues: Set(state.resources.values.map(\.type)).map {
+                               ($0.description, state.price(of: $0))
+                           }))
     }
 }

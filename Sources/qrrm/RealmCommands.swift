@@ -39,6 +39,9 @@ struct RealmCommand: AsyncParsableCommand {
         @Option(name: .long, help: "A node silent this long is recorded lost, e.g. 3s.")
         var lossTimeout = "3s"
 
+        @Option(name: .long, help: "Reprice each particle type from utilisation and demand this often, e.g. 60s; 0 never.")
+        var repriceEvery = "60s"
+
         @Option(name: .long, help: "Register a client's public key file (from ledger keygen) before serving (repeatable).")
         var client: [String] = []
 
@@ -48,8 +51,11 @@ struct RealmCommand: AsyncParsableCommand {
             if let create, try await store.head() == nil {
                 try await Ledger<RealmState>.create(realm: create, in: store, authority: signer)
             }
-            let timeout: Duration
+            let timeout: Duration, reprice: Duration
             do { timeout = try Duration(parsing: lossTimeout) } catch { throw ValidationError("--loss-timeout: \(error)") }
+            do { reprice = repriceEvery == "0" ? .zero : try Duration(parsing: repriceEvery) } catch {
+                throw ValidationError("--reprice-every: \(error)")
+            }
             let endpoints = try nodes.map { text throws in try NodeEndpoints(parsing: text) }
             let ledger = try await Ledger<RealmState>(store: store, signer: signer)
             for path in client {
@@ -65,21 +71,34 @@ struct RealmCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("realm \(await ledger.realmName ?? "?") serving \(server.endpoint), ledger \(store.backend), \(endpoints.count) node(s)\n".utf8))
             let logger = Logger(label: "qrrm.realm")
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [.init(service: RealmService(links: links, server: server))],
+                services: [.init(service: RealmService(realm: realm, links: links, server: server, repriceEvery: reprice))],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             print("realm stopped; ledger head \(await ledger.head?.sequence ?? -1)")
         }
     }
 
-    /// Watches the nodes until a graceful shutdown (SIGTERM, SIGINT), then stops serving.
+    /// Watches the nodes and reprices every `repriceEvery` (never when zero) until a graceful shutdown
+    /// (SIGTERM, SIGINT), then stops serving.
     struct RealmService: Service {
+        let realm: Realm
         let links: NodeLinks
         let server: RealmServer
+        let repriceEvery: Duration
 
         func run() async throws {
             await links.start()
-            try? await gracefulShutdown()
+            await withTaskGroup(of: Void.self) { group in
+                if repriceEvery > .zero {
+                    group.addTask { [realm, repriceEvery] in
+                        while (try? await Task.sleep(for: repriceEvery)) != nil {
+                            _ = try? await realm.reprice()
+                        }
+                    }
+                }
+                try? await gracefulShutdown()
+                group.cancelAll()
+            }
             server.stop()
             links.stop()
         }

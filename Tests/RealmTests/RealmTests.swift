@@ -176,6 +176,27 @@ struct RealmTests {
         #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
     }
 
+    @Test("Repricing follows utilisation and demand, writes each change to the ledger, and quotes use it")
+    func repricing() async throws {
+        let fixture = try await RealmFixture()
+        let system = fixture.system(fixture.alice)
+        #expect(try await fixture.realm.reprice() == [.qubit: 100])  // idle: the default price
+        let head = await fixture.ledger.head?.sequence
+        _ = try await system.allocateAndConfirm(.init(particleTypes: [.qubit: 6], purpose: .research, duration: "1h"))
+        // 6 of 8 qubits held (750 ‰), all granted within the demand window (750 ‰): 100 × (1000 + 750 + 375) / 1000.
+        #expect(try await fixture.realm.reprice() == [.qubit: 212])
+        #expect(try await system.status().prices == ["qubit": 212])
+        let entries = try await fixture.store.entries(from: (head ?? 0) + 1, limit: 100)
+        #expect(entries.map(\.kind) == ["allocation.confirmed", "allocation.priceUpdated"])
+        // Unchanged, no entry; and the next quote is priced at 212 µcredits per qubit-second.
+        let after = await fixture.ledger.head?.sequence
+        #expect(try await fixture.realm.reprice() == [.qubit: 212])
+        #expect(await fixture.ledger.head?.sequence == after)
+        let quote = try await system.allocateQuantumParticles(.init(particleTypes: [.qubit: 1], purpose: .research, duration: "10s")).quote
+        #expect(quote.price == 2120)
+        #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
+    }
+
     @Test("Open quotes hold their resources: concurrent clients are offered different qubits, and all confirm")
     func quotesHold() async throws {
         let fixture = try await RealmFixture(nodes: [("node-a", 8, .milliseconds(1))])
