@@ -4,16 +4,18 @@ import Synchronization
 
 /// A realm's writer: appends signed entries to a shared store and keeps the replayed state current.
 ///
-/// Submissions are committed in groups: while one group is being signed and stored, the next collects,
-/// and a group waits up to `gatherWindow` for submissions whose client signatures are still being
-/// checked, so the store sees one transaction per group rather than per entry. The writer signs the last entry of
-/// each group; its hash covers every earlier entry of the group through the chain (as a signed tree head
-/// does in Certificate Transparency), so one ML-DSA signature, about a millisecond here, serves a group. Each entry is applied to the
-/// state before it is stored (a contract that refuses it fails only that submission); when another
-/// writer got there first, the group is undone, the ledger catches up, and the group is tried again
-/// against the new state. Undoing needs the replica as it was: a copy costs as much as the state is large,
-/// so a writer keeps one only while other writers are active (for a while after a conflict); otherwise
-/// it undoes by replaying the store, which holds exactly what was committed.
+/// Submissions are committed in groups, so the store sees one transaction per group rather than per
+/// entry. While one group is signed and stored, the next collects; a group also waits up to
+/// `gatherWindow` for submissions whose client signatures are still being checked. The writer signs the
+/// last entry of each group; its hash covers every earlier entry of the group through the chain (as a
+/// signed tree head does in Certificate Transparency), so one ML-DSA signature, about a millisecond here,
+/// serves a group.
+///
+/// Each entry is applied to the state before it is stored (a contract that refuses it fails only that
+/// submission). When another writer got there first, the group is undone, the ledger catches up, and the
+/// group is tried again against the new state. Undoing needs the replica as it was, and a copy costs as
+/// much as the state is large: so a writer keeps one only while other writers are active (for 30 s after a
+/// conflict), and otherwise undoes by replaying the store, which holds exactly what was committed.
 public actor Ledger<State: LedgerState> {
     public nonisolated let store: any LedgerStore
     public nonisolated let signer: LedgerSigningKey
