@@ -6,34 +6,46 @@ import Synchronization
 import Telemetry
 import ZeroMQ
 
-/// Where a node is: its telemetry, snapshot and command endpoints, and the site the realm lists it at.
-/// Written as `telemetry=tcp://h:5556,snapshot=tcp://h:5557,commands=tcp://h:5558,location=Delft B1`.
+/// Where a node is: its telemetry, snapshot and command endpoints, the site the realm lists it at, and its
+/// CURVE public key when its station uses CURVE. Written as
+/// `telemetry=tcp://h:5556,snapshot=tcp://h:5557,commands=tcp://h:5558,location=Delft B1,server-key=<Z85>`.
 public struct NodeEndpoints: Sendable, Equatable {
     public var telemetry: String
     public var snapshot: String
     public var commands: String?
     public var location: String
+    /// The node's CURVE public key; nil for a node its station configures without CURVE.
+    public var serverKey: CurveKey?
 
-    public init(telemetry: String, snapshot: String, commands: String?, location: String) {
+    public init(telemetry: String, snapshot: String, commands: String?, location: String, serverKey: CurveKey? = nil) {
         self.telemetry = telemetry
         self.snapshot = snapshot
         self.commands = commands
         self.location = location
+        self.serverKey = serverKey
     }
 
     public init(parsing text: String) throws(RealmError) {
+        let keys = ["telemetry", "snapshot", "commands", "location", "server-key"]
         var fields: [String: String] = [:]
         for part in text.split(separator: ",") {
             let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2, ["telemetry", "snapshot", "commands", "location"].contains(pair[0]), fields[pair[0]] == nil else {
-                throw .badRequest("node \"\(text)\": \"\(part)\" is not one of telemetry=, snapshot=, commands=, location= (each once)")
+            guard pair.count == 2, keys.contains(pair[0]), fields[pair[0]] == nil else {
+                throw .badRequest("node \"\(text)\": \"\(part)\" is not one of telemetry=, snapshot=, commands=, location=, server-key= (each once)")
             }
             fields[pair[0]] = pair[1]
         }
         guard let telemetry = fields["telemetry"], let snapshot = fields["snapshot"] else {
             throw .badRequest("node \"\(text)\": telemetry= and snapshot= are required")
         }
-        self.init(telemetry: telemetry, snapshot: snapshot, commands: fields["commands"], location: fields["location"] ?? "unspecified")
+        var serverKey: CurveKey?
+        if let z85 = fields["server-key"] {
+            do { serverKey = try CurveKey(z85: z85) } catch {
+                throw .badRequest("node \"\(text)\": server-key=: \(error)")
+            }
+        }
+        self.init(telemetry: telemetry, snapshot: snapshot, commands: fields["commands"], location: fields["location"] ?? "unspecified",
+                  serverKey: serverKey)
     }
 }
 
@@ -46,7 +58,8 @@ public struct NodeEndpoints: Sendable, Equatable {
 public final class NodeLinks: Sendable {
     private let realm: Realm
     private let nodes: [NodeEndpoints]
-    private let security: TelemetryClientSecurity
+    /// The realm's CURVE key pair, for the nodes that have a `serverKey`.
+    private let curveKeys: CurveKeyPair?
     private let lossTimeout: Duration
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
@@ -58,11 +71,17 @@ public final class NodeLinks: Sendable {
     /// Allocations that have ended (released, completed or lost): no lease is taken for them any more.
     private let ended = Mutex<Set<String>>([])
 
-    public init(realm: Realm, nodes: [NodeEndpoints], security: TelemetryClientSecurity = .plaintext,
-                lossTimeout: Duration = .seconds(3), logger: Logger = Logger(label: "qrrm.realm.nodes")) {
+    /// Links `nodes` to `realm`. A node with a `serverKey` is reached over CURVE as a client with
+    /// `curveKeys` (which its station must allow); the others in plaintext. Throws when a node has a
+    /// server key and there are no `curveKeys`.
+    public init(realm: Realm, nodes: [NodeEndpoints], curveKeys: CurveKeyPair? = nil,
+                lossTimeout: Duration = .seconds(3), logger: Logger = Logger(label: "qrrm.realm.nodes")) throws(RealmError) {
+        if curveKeys == nil, let node = nodes.first(where: { $0.serverKey != nil }) {
+            throw .badRequest("node at \(node.snapshot) has a server-key, so the realm needs a CURVE key pair to reach it")
+        }
         self.realm = realm
         self.nodes = nodes
-        self.security = security
+        self.curveKeys = curveKeys
         self.lossTimeout = lossTimeout
         self.logger = logger
     }
@@ -122,7 +141,7 @@ public final class NodeLinks: Sendable {
     /// Fetches the node's snapshot, announces it, and subscribes to its heartbeats and results.
     private func connect(_ endpoints: NodeEndpoints) -> (String, TelemetrySubscriber, Duration)? {
         let snapshot: WireSnapshot
-        do { snapshot = try TelemetrySnapshotClient.fetch(from: endpoints.snapshot, security: security, timeout: .seconds(1)) } catch {
+        do { snapshot = try TelemetrySnapshotClient.fetch(from: endpoints.snapshot, security: security(of: endpoints), timeout: .seconds(1)) } catch {
             logger.debug("node at \(endpoints.snapshot): \(error)")
             Thread.sleep(forTimeInterval: 0.2)
             return nil
@@ -133,7 +152,7 @@ public final class NodeLinks: Sendable {
         do {
             let subscriber = try TelemetrySubscriber(
                 connectingTo: [endpoints.telemetry], prefixes: ["\(node)/_node/heartbeat", "\(node)/_experiment/"],
-                security: security, keepingFrames: false)
+                security: security(of: endpoints), keepingFrames: false)
             return (node, subscriber, .seconds(1))
         } catch {
             logger.warning("node \(node): cannot subscribe to \(endpoints.telemetry): \(error)")
@@ -175,6 +194,12 @@ public final class NodeLinks: Sendable {
         }
     }
 
+    /// How to reach the node at `endpoints`: over CURVE when it has a server key.
+    private func security(of endpoints: NodeEndpoints) -> TelemetryClientSecurity {
+        guard let serverKey = endpoints.serverKey, let curveKeys else { return .plaintext }
+        return .curve(serverKey: serverKey, clientKeys: curveKeys)
+    }
+
     // MARK: Leases on the nodes
 
     private func apply(_ change: RealmChange) async {
@@ -186,11 +211,11 @@ public final class NodeLinks: Sendable {
             let ttl = Int(max(1, seconds).rounded(.up))
             for node in allocation.nodes {
                 let qubits = allocation.resources.filter { $0.hasPrefix(node + "/") }.map { String($0.dropFirst(node.count + 1)) }
-                guard let commands = known.withLock({ $0[node]?.commands }) else { continue }
+                guard let endpoints = known.withLock({ $0[node] }), let commands = endpoints.commands else { continue }
                 // Someone may hold a qubit on the node directly for a moment: try again, for up to 30 s.
                 for attempt in 0..<150 where !ended.withLock({ $0.contains(allocation.id) }) {
                     do {
-                        let reply = try NodeCommandClient.call(commands, security: security,
+                        let reply = try NodeCommandClient.call(commands, security: security(of: endpoints),
                                                                ["command": "reserve", "resources": qubits, "ttl": "\(ttl)s"])
                         if let lease = (reply["result"] as? [String: Any])?["id"] as? String {
                             leases.withLock { $0[allocation.id, default: [:]][node] = lease }
@@ -212,8 +237,8 @@ public final class NodeLinks: Sendable {
 
     private func release(_ allocation: String) async {
         for (node, lease) in leases.withLock({ $0.removeValue(forKey: allocation) ?? [:] }).sorted(by: { $0.key < $1.key }) {
-            guard let commands = known.withLock({ $0[node]?.commands }) else { continue }
-            _ = try? NodeCommandClient.call(commands, security: security, ["command": "release", "lease": lease])
+            guard let endpoints = known.withLock({ $0[node] }), let commands = endpoints.commands else { continue }
+            _ = try? NodeCommandClient.call(commands, security: security(of: endpoints), ["command": "release", "lease": lease])
         }
     }
 

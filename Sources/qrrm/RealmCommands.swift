@@ -18,8 +18,9 @@ struct RealmCommand: AsyncParsableCommand {
             discussion: """
                 Each --node is telemetry=<endpoint>,snapshot=<endpoint>[,commands=<endpoint>][,location=<site>]: the realm \
                 announces the node's advertised qubits from its snapshot, records it lost when its heartbeats stop, and \
-                holds a lease on the node for every qubit it grants. Client actions are signed (ML-DSA-65); the endpoint \
-                itself is plaintext.
+                holds a lease on the node for every qubit it grants. Client actions are signed (ML-DSA-65). The endpoint \
+                uses CURVE with an allow-list of client keys (--secret-key-file, --allow) unless --plaintext; the same \
+                key pair reaches the nodes given a server-key= over CURVE.
                 """)
 
         @OptionGroup var location: LedgerLocation
@@ -45,6 +46,8 @@ struct RealmCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Register a client's public key file (from ledger keygen) before serving (repeatable).")
         var client: [String] = []
 
+        @OptionGroup var curve: CurveServerOptions
+
         func run() async throws {
             let signer = try LedgerSigningKey(contentsOf: key)
             let store = try await location.open()
@@ -65,8 +68,8 @@ struct RealmCommand: AsyncParsableCommand {
                 }
             }
             let realm = Realm(ledger: ledger)
-            let links = NodeLinks(realm: realm, nodes: endpoints, lossTimeout: timeout)
-            let server = try RealmServer(realm: realm, endpoint: endpoint, security: .plaintext)
+            let links = try NodeLinks(realm: realm, nodes: endpoints, curveKeys: try curve.keys(), lossTimeout: timeout)
+            let server = try RealmServer(realm: realm, endpoint: endpoint, security: try curve.security())
             // Unbuffered: scripts and tests wait for this line to know the endpoint.
             FileHandle.standardOutput.write(Data("realm \(await ledger.realmName ?? "?") serving \(server.endpoint), ledger \(store.backend), \(endpoints.count) node(s)\n".utf8))
             let logger = Logger(label: "qrrm.realm")
@@ -141,6 +144,8 @@ struct RealmCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Confirm the quote.")
         var confirm = false
 
+        @OptionGroup var curve: CurveClientOptions
+
         func run() async throws {
             var counts: [ParticleType: Int] = [:]
             for part in particles.split(separator: ",") {
@@ -155,7 +160,7 @@ struct RealmCommand: AsyncParsableCommand {
             let start: TimestampText? = at.map { TimestampText($0) }
             let request = AllocationRequest(particleTypes: counts, properties: minimums, purpose: purpose, priority: priority,
                                             duration: DurationText(duration), reservationTime: start)
-            let system = try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key))
+            let system = try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key), security: try curve.security())
             let pending = try await system.allocateQuantumParticles(request)
             if confirm {
                 printJSON(try await pending.confirm().allocation)
@@ -177,8 +182,10 @@ struct RealmCommand: AsyncParsableCommand {
         @Argument(help: "The allocation, e.g. alloc-3.")
         var allocation: String
 
+        @OptionGroup var curve: CurveClientOptions
+
         func run() async throws {
-            let system = try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key))
+            let system = try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key), security: try curve.security())
             printJSON(try await system.release(allocation))
         }
     }
@@ -189,8 +196,10 @@ struct RealmCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The realm's endpoint.")
         var endpoint = "tcp://127.0.0.1:6100"
 
+        @OptionGroup var curve: CurveClientOptions
+
         func run() async throws {
-            let realm = try RemoteRealm(endpoint: endpoint, security: .plaintext, timeout: .seconds(10))
+            let realm = try RemoteRealm(endpoint: endpoint, security: try curve.security(), timeout: .seconds(10))
             let reply = try await realm.call(RealmRequest(id: "status", op: .status))
             guard reply.ok, let status = reply.status else {
                 throw RealmError.remote(code: reply.error?.code ?? .transport, message: reply.error?.message ?? "no status")

@@ -95,33 +95,16 @@ struct Replay: ParsableCommand {
     @Option(name: .long, help: "Wait this long after binding, so subscribers can connect, e.g. 1s.")
     var waitForSubscribers = "1s"
 
-    @Option(name: .long, help: "A file holding the endpoint's CURVE secret key (Z85).")
-    var secretKeyFile: String?
-
-    @Option(name: .long, help: "A client public key (Z85) to admit; repeat for several.")
-    var allow: [String] = []
-
-    @Flag(name: .long, help: "Serve without CURVE (only when the station says so).")
-    var plaintext = false
+    @OptionGroup var curve: CurveServerOptions
 
     func validate() throws {
         // Below 1e-6 one recorded second would take more than 11 days: a hang, not a replay.
         guard speed >= 1e-6 && speed <= 1e6 else { throw ValidationError("--speed must be within 1e-6…1e6, got \(speed)") }
         _ = try parseDuration(waitForSubscribers, option: "--wait-for-subscribers")
-        if plaintext == (secretKeyFile != nil) {
-            throw ValidationError("give --secret-key-file (and --allow keys) for CURVE, or --plaintext")
-        }
     }
 
     func run() throws {
-        let security: TelemetryServerSecurity
-        if let secretKeyFile {
-            let text = try String(contentsOfFile: secretKeyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            let keys = try CurveKeyPair(secretKey: try CurveKey(z85: text))
-            security = .curve(serverKeys: keys, allowedClients: Set(try allow.map { key throws(ZMQError) in try CurveKey(z85: key) }))
-        } else {
-            security = .plaintext
-        }
+        let security = try curve.security()
         let source = try TelemetryRecording(path: recording)
         let replayer = try TelemetryReplayer(endpoint: endpoint, security: security)
         print("replaying \(recording) on \(replayer.endpoint)")

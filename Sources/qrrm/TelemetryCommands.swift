@@ -18,33 +18,13 @@ struct TelemetryConnection: ParsableArguments {
     @Option(name: .long, help: "A node's telemetry endpoint, e.g. tcp://127.0.0.1:5600; repeat for several nodes.")
     var connect: [String] = []
 
-    @Option(name: .long, help: "The node's CURVE public key (40 characters of Z85).")
-    var serverKey: String?
-
-    @Option(name: .long, help: "A file holding this client's CURVE secret key (Z85); its public key must be on the node's allow-list.")
-    var secretKeyFile: String?
-
-    @Flag(name: .long, help: "Talk to a node configured without CURVE (only when its station says so).")
-    var plaintext = false
+    @OptionGroup var curve: CurveClientOptions
 
     func validate() throws {
         if connect.isEmpty { throw ValidationError("give at least one --connect endpoint") }
-        switch (plaintext, serverKey, secretKeyFile) {
-        case (true, nil, nil), (false, .some, .some): break
-        case (true, _, _): throw ValidationError("--plaintext excludes --server-key and --secret-key-file")
-        default: throw ValidationError("give --server-key and --secret-key-file for CURVE, or --plaintext")
-        }
     }
 
-    func security() throws -> TelemetryClientSecurity {
-        guard let serverKey, let secretKeyFile else { return .plaintext }
-        let text = try String(contentsOfFile: secretKeyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let secret: CurveKey
-        do { secret = try CurveKey(z85: text) } catch { throw ValidationError("--secret-key-file \(secretKeyFile): \(error)") }
-        let server: CurveKey
-        do { server = try CurveKey(z85: serverKey) } catch { throw ValidationError("--server-key: \(error)") }
-        return .curve(serverKey: server, clientKeys: try CurveKeyPair(secretKey: secret))
-    }
+    func security() throws -> TelemetryClientSecurity { try curve.security() }
 }
 
 /// A `--duration` value such as `10s` or `5 min`.

@@ -24,13 +24,19 @@ struct RealmEndToEndTests {
         let endpoints: NodeEndpoints
     }
 
-    /// Starts `qrrm run --serve --no-plan` on the demo station renamed `name`, on ports the kernel picks.
-    static func startNode(_ name: String, in folder: URL, qrrm: URL) throws -> NodeProcess {
+    /// Starts `qrrm run --serve --no-plan` on the demo station renamed `name`, on ports the kernel picks, its
+    /// endpoints under CURVE with `keys`, admitting only the `allowed` client keys.
+    static func startNode(_ name: String, in folder: URL, qrrm: URL, keys: CurveKeyPair, allowed: [CurveKey]) throws -> NodeProcess {
+        let secretFile = folder.appendingPathComponent("\(name).curve")
+        try keys.secretKey.z85.write(to: secretFile, atomically: true, encoding: .utf8)
+        let curve = "{curve: {secretKeyFile: \"\(secretFile.path)\", allowedClients: [\(allowed.map { "\"\($0.z85)\"" }.joined(separator: ", "))]}}"
         let repository = NodeEndToEndTests.repository
         var station = try String(contentsOf: repository.appendingPathComponent("HardwareProfiles/stations/demo.yaml"), encoding: .utf8)
         station = station.replacingOccurrences(of: "node: demo-node", with: "node: \(name)")
             .replacingOccurrences(of: "../transmon-demo.yaml", with: repository.appendingPathComponent("HardwareProfiles/transmon-demo.yaml").path)
             .replacingOccurrences(of: #"tcp://127\.0\.0\.1:55[0-9][0-9]"#, with: "tcp://127.0.0.1:*", options: .regularExpression)
+            .replacingOccurrences(of: #"security: plaintext"#, with: "security: \(curve)")
+        guard station.contains(secretFile.path) else { throw Failure("the demo station has no `security: plaintext` line to replace") }
         let file = folder.appendingPathComponent("\(name).yaml")
         try station.write(to: file, atomically: true, encoding: .utf8)
         let process = Process()
@@ -53,7 +59,7 @@ struct RealmEndToEndTests {
                 let words = telemetry.split(separator: " ")
                 return NodeProcess(name: name, process: process, endpoints: NodeEndpoints(
                     telemetry: String(words[1]), snapshot: String(words[3].dropLast()), commands: String(commands.dropFirst(10)),
-                    location: "rack-\(name)"))
+                    location: "rack-\(name)", serverKey: keys.publicKey))
             }
         }
         process.terminate()
@@ -70,12 +76,15 @@ struct RealmEndToEndTests {
         return try await condition()
     }
 
-    /// Asks node `commands` to reserve `qubit` for a second: whether it answered busy (someone holds it).
-    static func isHeld(_ qubit: String, at commands: String) throws -> Bool {
+    /// Asks node `node` to reserve `qubit` for a second, as a client with `keys`: whether it answered busy
+    /// (someone holds it).
+    static func isHeld(_ qubit: String, at node: NodeEndpoints, as keys: CurveKeyPair) throws -> Bool {
         let context = try ZMQContext()
         defer { context.shutdown() }
         let socket = try context.socket(.req)
         try socket.set(.linger, .zero)
+        try socket.makeCurveClient(serverKey: node.serverKey!, keys: keys)
+        let commands = node.commands!
         try socket.connect(commands)
         try socket.send(#"{"command": "reserve", "resources": ["\#(qubit)"], "ttl": "1s"}"#)
         guard let frame = try socket.receiveFrame(wait: .timeout(.seconds(10))),
@@ -97,9 +106,15 @@ struct RealmEndToEndTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
 
+        // CURVE everywhere: each node admits the realm and one other lab client; the realm admits Alice and Bob.
+        let realmKeys = try CurveKeyPair.generate(), otherClient = try CurveKeyPair.generate()
+        let aliceKeys = try CurveKeyPair.generate(), bobKeys = try CurveKeyPair.generate(), stranger = try CurveKeyPair.generate()
         var nodes: [NodeProcess] = []
         defer { for node in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) } }
-        for name in ["node-1", "node-2", "node-3"] { nodes.append(try Self.startNode(name, in: folder, qrrm: qrrm)) }
+        for name in ["node-1", "node-2", "node-3"] {
+            nodes.append(try Self.startNode(name, in: folder, qrrm: qrrm, keys: try CurveKeyPair.generate(),
+                                            allowed: [realmKeys.publicKey, otherClient.publicKey]))
+        }
 
         // The realm: a ledger, its authority, two clients, links to the three nodes, and its endpoint.
         let store = try SQLiteLedgerStore(path: folder.appendingPathComponent("realm.sqlite").path)
@@ -112,13 +127,21 @@ struct RealmEndToEndTests {
             try await ledger.register(KeyRegistration(id: client.id, publicKey: client.publicKey, roles: [.client]))
         }
         let realm = Realm(ledger: ledger)
-        let links = NodeLinks(realm: realm, nodes: nodes.map(\.endpoints), lossTimeout: .seconds(2))
+        let links = try NodeLinks(realm: realm, nodes: nodes.map(\.endpoints), curveKeys: realmKeys, lossTimeout: .seconds(2))
         await links.start()
         defer { links.stop() }
-        let server = try RealmServer(realm: realm, endpoint: "tcp://127.0.0.1:*", security: .plaintext)
+        let serverKeys = try CurveKeyPair.generate()
+        let server = try RealmServer(realm: realm, endpoint: "tcp://127.0.0.1:*",
+                                     security: .curve(serverKeys: serverKeys, allowedClients: [aliceKeys.publicKey, bobKeys.publicKey]))
         defer { server.stop() }
-        let aliceSystem = try RealmSystem(endpoint: server.endpoint, key: alice)
-        let bobSystem = try RealmSystem(endpoint: server.endpoint, key: bob)
+        let aliceSystem = try RealmSystem(endpoint: server.endpoint, key: alice,
+                                          security: .curve(serverKey: serverKeys.publicKey, clientKeys: aliceKeys))
+        let bobSystem = try RealmSystem(endpoint: server.endpoint, key: bob,
+                                        security: .curve(serverKey: serverKeys.publicKey, clientKeys: bobKeys))
+        // A client whose CURVE key the realm does not admit gets nothing, though its ledger key is registered.
+        let strangerSystem = try RealmSystem(endpoint: server.endpoint, key: alice,
+                                             security: .curve(serverKey: serverKeys.publicKey, clientKeys: stranger), timeout: .seconds(2))
+        await #expect(throws: RealmError.self) { _ = try await strangerSystem.status() }
 
         // The inventory comes from the nodes' announcements: one advertised qubit each.
         #expect(try await Self.eventually(30) { try await aliceSystem.status().nodes.filter { $0.resources == 1 }.count == 3 })
@@ -134,12 +157,12 @@ struct RealmEndToEndTests {
         let held = nodes.filter { first.nodeIdentifiers.contains($0.name) }
         #expect(held.count == 2)
         for node in held {
-            #expect(try await Self.eventually(10) { try Self.isHeld("q0", at: node.endpoints.commands!) }, "\(node.name) holds no lease for the realm")
+            #expect(try await Self.eventually(10) { try Self.isHeld("q0", at: node.endpoints, as: otherClient) }, "\(node.name) holds no lease for the realm")
         }
         // Release: the leases go.
         try await aliceSystem.release(first.resourceId)
         for node in held {
-            #expect(try await Self.eventually(10) { try !Self.isHeld("q0", at: node.endpoints.commands!) }, "\(node.name) still holds q0")
+            #expect(try await Self.eventually(10) { try !Self.isHeld("q0", at: node.endpoints, as: otherClient) }, "\(node.name) still holds q0")
         }
 
         // Mid-allocation, one of its nodes dies.

@@ -58,8 +58,12 @@ struct RealmCLITests {
         (["ledger", "init", "--realm", "r", "--authority", "missing.key", "--sqlite", "x.sqlite"], "missing.key: no such file"),
         (["ledger", "register", "--authority", "missing.key", "--key", "k.pub", "--role", "wizard", "--sqlite", "x.sqlite"],
          "--role wizard: expected one of"),
-        (["realm", "serve", "--sqlite", "x.sqlite", "--key", "missing.key"], "missing.key"),
-        (["realm", "allocate", "--key", "missing.key", "--particles", "qubit"], "--particles: \"qubit\" is not type=count"),
+        (["realm", "serve", "--sqlite", "x.sqlite", "--key", "missing.key", "--plaintext"], "missing.key"),
+        (["realm", "serve", "--sqlite", "x.sqlite", "--key", "realm.key"], "give --secret-key-file (and --allow keys) for CURVE, or --plaintext"),
+        (["realm", "status", "--server-key", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "--secret-key-file", "missing.curve"],
+         "--secret-key-file missing.curve"),
+        (["realm", "allocate", "--key", "missing.key", "--particles", "qubit", "--plaintext"], "--particles: \"qubit\" is not type=count"),
+        (["realm", "status", "--server-key", "abc"], "give --server-key and --secret-key-file for CURVE, or --plaintext"),
         (["ledger", "verify", "--postgres", "mysql://nowhere"], "expected postgres://user:password@host:port/database"),
     ])
     func badArguments(arguments: [String], fragment: String) throws {
@@ -72,10 +76,12 @@ struct RealmCLITests {
         ("telemetry=tcp://a:1", "telemetry= and snapshot= are required"),
         ("telemetry=tcp://a:1,snapshot=tcp://a:2,colour=blue", "\"colour=blue\" is not one of"),
         ("telemetry=tcp://a:1,telemetry=tcp://a:3,snapshot=tcp://a:2", "(each once)"),
+        ("telemetry=tcp://a:1,snapshot=tcp://a:2,server-key=tooshort", "server-key="),
+        ("telemetry=tcp://a:1,snapshot=tcp://a:2,server-key=rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "needs a CURVE key pair"),
     ])
     func badNode(spec: String, fragment: String) throws {
         #expect(try qrrm("ledger", "keygen", "--id", "realm", "--out", "realm.key").status == 0)
-        let result = try qrrm("realm", "serve", "--sqlite", "realm.sqlite", "--key", "realm.key", "--create", "r", "--node", spec)
+        let result = try qrrm("realm", "serve", "--sqlite", "realm.sqlite", "--key", "realm.key", "--create", "r", "--node", spec, "--plaintext")
         #expect(result.status != 0)
         #expect(result.output.contains(fragment), "\(result.output)")
     }
