@@ -69,7 +69,7 @@ struct AllocationIndex: Equatable, Sendable {
     var openMeters: [[(allocation: Int, meter: Int)]] = []
     /// Per node and type, what quoting needs to pass a node by without visiting its resources.
     var coverage: [[ParticleType: Coverage]] = []
-    /// Nodes whose resources or grants changed since `refreshCoverage` last computed their `fullDuring`.
+    /// Nodes whose resources or grants changed since `refreshCoverage` last computed their `coverage`.
     var stale: Set<Int> = []
 
     // Allocations.
