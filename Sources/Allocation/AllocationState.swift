@@ -464,6 +464,11 @@ public struct AllocationState: Codable, Equatable, Sendable {
         prices[type] ?? configuration.defaultPricePerSecond
     }
 
+    /// The price per resource-second of every particle type in the inventory, in micro-credits.
+    public var inventoryPrices: [ParticleType: Int64] {
+        Dictionary(uniqueKeysWithValues: Set(resources.values.map(\.type)).map { ($0, price(of: $0)) })
+    }
+
     /// How many resources `client` may hold at once.
     public func limit(of client: String) -> Int {
         limits[client] ?? configuration.defaultMaxResources

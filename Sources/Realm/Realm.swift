@@ -262,18 +262,16 @@ public actor Realm {
             let allocation = state.allocation
             let now = max(clock(), allocation.clock)
             var changes: [ParticleType: Int64] = [:]
-            for type in Set(allocation.resources.values.map(\.type)) {
+            for (type, current) in allocation.inventoryPrices {
                 let price = allocation.suggestedPrice(for: type, base: allocation.configuration.defaultPricePerSecond, at: now)
-                if price != allocation.price(of: type) { changes[type] = price }
+                if price != current { changes[type] = price }
             }
             return changes
         }
         for (type, price) in changes.sorted(by: { $0.key < $1.key }) {
             try await record(.priceUpdated(type: type, microCreditsPerSecond: price))
         }
-        return await ledger.withState { (state, _) in
-            Dictionary(uniqueKeysWithValues: Set(state.allocation.resources.values.map(\.type)).map { ($0, state.allocation.price(of: $0)) })
-        }
+        return await ledger.withState { (state, _) in state.allocation.inventoryPrices }
     }
 
     /// Writes one of the realm's own events: a node announced, lost or observed, a limit or a price set.

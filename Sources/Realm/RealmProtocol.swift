@@ -161,8 +161,6 @@ extension Realm {
         return RealmStatus(realm: await ledger.realmName, ledgerHead: await ledger.head?.sequence ?? -1, nodes: nodes,
                            liveAllocations: state.allocations.filter { $0.status.isLive }.count,
                            totalAllocations: state.allocations.count,
-                           prices: Dictionary(uniqueKeysWithValues: Set(state.resources.values.map(\.type)).map {
-                               ($0.description, state.price(of: $0))
-                           }))
+                           prices: Dictionary(uniqueKeysWithValues: state.inventoryPrices.map { ($0.key.description, $0.value) }))
     }
 }
