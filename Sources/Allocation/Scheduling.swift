@@ -88,6 +88,13 @@ extension AllocationState {
     /// quotes by applying `.confirmed` events in the returned order. Quotes avoid the resources in `held`
     /// while they can, as `quote(_:client:at:avoiding:)` does. `usages` are the clients' effective usages
     /// to rank by (`effectiveUsages(at: time)` when nil).
+    ///
+    /// Confirming on a copy of the state costs as much as the state is large, so a request is first quoted
+    /// on the state itself, avoiding what the batch was quoted so far: when that quote takes none of those
+    /// resources, preempts nothing, starts as early as the request allows, and its client has no earlier
+    /// request in the batch (whose grant its limits and quotas would count), the earlier grants cannot
+    /// touch it and the copy could offer no earlier start, so it stands. Only the first
+    /// request for which that fails makes the copy, with the quotes before it confirmed.
     public func admit(_ batch: [PendingRequest], at time: Timestamp, avoiding held: Set<String> = [],
                       usages: [String: Double]? = nil) -> [Admission] {
         let peers = batch.map(\.client)
@@ -97,15 +104,35 @@ extension AllocationState {
             if a.0.submittedAt != b.0.submittedAt { return a.0.submittedAt < b.0.submittedAt }
             return a.0.id < b.0.id
         }
-        var scratch = self
+        var scratch: AllocationState?
+        var quoted: [Quote] = []
+        var avoiding = held
+        var batchResources: Set<String> = []
+        var batchClients: Set<String> = []
         var admissions: [Admission] = []
         for (index, (pending, priority)) in ranked.enumerated() {
             let outcome: Result<Quote, AllocationError>
             do {
-                let quote = try scratch.quote(pending.request, client: pending.client, at: time, avoiding: held)
-                // The last one need not be confirmed on the scratch state: nothing is quoted after it (and a
-                // batch of one copies nothing).
-                if index < ranked.count - 1 { try scratch.apply(.confirmed(quote), at: time) }
+                let quote: Quote
+                if scratch == nil, !batchClients.contains(pending.client),
+                   let alone = try? self.quote(pending.request, client: pending.client, at: time, avoiding: avoiding),
+                   alone.preempts.isEmpty, batchResources.isDisjoint(with: alone.resources),
+                   alone.start <= (try? pending.request.validated().reservationTime) ?? time {
+                    quote = alone
+                } else {
+                    if scratch == nil {
+                        var copy = self
+                        for earlier in quoted { try? copy.apply(.confirmed(earlier), at: time) }
+                        scratch = copy
+                    }
+                    quote = try scratch!.quote(pending.request, client: pending.client, at: time, avoiding: held)
+                    // The last one need not be confirmed on the copy: nothing is quoted after it.
+                    if index < ranked.count - 1 { try scratch!.apply(.confirmed(quote), at: time) }
+                }
+                quoted.append(quote)
+                avoiding.formUnion(quote.resources)
+                batchResources.formUnion(quote.resources)
+                batchClients.insert(pending.client)
                 outcome = .success(quote)
             } catch {
                 outcome = .failure(error)

@@ -63,17 +63,14 @@ public actor Realm {
             // Synchronous from here: the held set and the new quote see every other quote. Another writer's
             // clock may run ahead of ours; its entries' times are the contract's "now" then.
             let now = max(clock(), state.allocation.clock)
-            return openQuotes.withLock { (open) -> Result<Quote, AllocationError> in
-                // A quote holds its resources softly: other quotes avoid them while they can.
-                let held = Set(Self.liveQuotes(&open, seen: head?.sequence ?? -1, now: now).lazy
-                    .filter { $0.quote.client != client }.flatMap(\.quote.resources))
-                do throws(AllocationError) {
-                    let quote = try state.allocation.quote(request, client: client, at: now, avoiding: held)
-                    open[quote.id] = (quote, nil)
-                    return .success(quote)
-                } catch {
-                    return .failure(error)
-                }
+            // A quote holds its resources softly: other quotes avoid them while they can.
+            let held = openQuotes.held(seen: head?.sequence ?? -1, now: now) { $0.client != client }
+            do throws(AllocationError) {
+                let quote = try state.allocation.quote(request, client: client, at: now, avoiding: held)
+                openQuotes.withLock { $0[quote.id] = (quote, nil) }
+                return .success(quote)
+            } catch {
+                return .failure(error)
             }
         }
         switch outcome {
@@ -158,13 +155,13 @@ public actor Realm {
             let (admissions, used) = await ledger.withState { [openQuotes, clock] (state, head) -> ([Admission], [String: Double]) in
                 let now = max(clock(), state.allocation.clock)
                 let used = recent ?? state.allocation.effectiveUsages(at: now)
-                return openQuotes.withLock { open in
-                    // Quotes still open, and grants on their way to the ledger, hold their resources softly.
-                    let held = Set(Self.liveQuotes(&open, seen: head?.sequence ?? -1, now: now).flatMap(\.quote.resources))
-                    let admissions = state.allocation.admit(batch.map(\.pending), at: now, avoiding: held, usages: used)
+                // Quotes still open, and grants on their way to the ledger, hold their resources softly.
+                let held = openQuotes.held(seen: head?.sequence ?? -1, now: now) { _ in true }
+                let admissions = state.allocation.admit(batch.map(\.pending), at: now, avoiding: held, usages: used)
+                openQuotes.withLock { open in
                     for case .success(let quote) in admissions.map(\.outcome) { open[quote.id] = (quote, nil) }
-                    return (admissions, used)
                 }
+                return (admissions, used)
             }
             if recent == nil { usages = (.now, used) }
             let items = Dictionary(uniqueKeysWithValues: batch.map { ($0.pending.id, $0) })
@@ -192,14 +189,6 @@ public actor Realm {
             openQuotes.withLock { $0[quote.id] = nil }
             return .failure(error)
         }
-    }
-
-    /// Drops from `open` the quotes that expired unconfirmed, and the confirmed ones whose grant is in the
-    /// state as of entry `seen`; returns the rest.
-    private static func liveQuotes(_ open: inout [String: (quote: Quote, confirmedAt: Int64?)], seen: Int64,
-                                   now: Timestamp) -> Dictionary<String, (quote: Quote, confirmedAt: Int64?)>.Values {
-        open = open.filter { _, entry in entry.confirmedAt.map { $0 > seen } ?? (entry.quote.expiry > now) }
-        return open.values
     }
 
     /// Throws unless `client` is registered with the client role.
@@ -314,11 +303,24 @@ public enum RealmChange: Sendable {
     case lost(Allocation)
 }
 
-/// The realm's open quotes, shared between the realm and the ledger's writer under a lock.
+/// The realm's open quotes, shared between the realm and the ledger's writer under a lock. New quotes
+/// are made only inside the writer (`Ledger.withState`), one at a time, so the lock need not be held while
+/// one is made: only while the table is read or changed.
 private final class QuoteBook: Sendable {
     private let table = Mutex<[String: (quote: Quote, confirmedAt: Int64?)]>([:])
 
     func withLock<Value>(_ body: (inout [String: (quote: Quote, confirmedAt: Int64?)]) -> Value) -> Value {
         table.withLock { body(&$0) }
+    }
+
+    /// The resources of the live quotes that `including` selects. Drops first the quotes that expired
+    /// unconfirmed, and the confirmed ones whose grant is in the state as of entry `seen`.
+    func held(seen: Int64, now: Timestamp, including: (Quote) -> Bool) -> Set<String> {
+        table.withLock { open in
+            open = open.filter { _, entry in entry.confirmedAt.map { $0 > seen } ?? (entry.quote.expiry > now) }
+            var held: Set<String> = []
+            for entry in open.values where including(entry.quote) { held.formUnion(entry.quote.resources) }
+            return held
+        }
     }
 }

@@ -165,6 +165,24 @@ extension AllocationState {
     }
 }
 
+extension AllocationState {
+    /// Admission as first written: every request quoted on one copy of the state with the ones before it
+    /// confirmed. `admit` must rank as this does, and where no two requests of the batch could share a
+    /// resource or a client, offer exactly the same quotes.
+    func referenceAdmit(_ batch: [PendingRequest], at time: Timestamp, avoiding held: Set<String>) -> [Admission] {
+        let ranking = admit(batch, at: time, avoiding: held).map { ($0.request, $0.priority) }
+        var scratch = self
+        return ranking.map { pending, priority in
+            let outcome = Result { () throws(AllocationError) -> Quote in
+                let quote = try scratch.quote(pending.request, client: pending.client, at: time, avoiding: held)
+                try scratch.apply(.confirmed(quote), at: time)
+                return quote
+            }
+            return Admission(request: pending, priority: priority, outcome: outcome)
+        }
+    }
+}
+
 /// A node of `count` qubits with spread-out properties, some entanglement-ready, and a qudit or two.
 private func spread(_ node: String, qubits count: Int, seed: Int, qudits: Int = 0) -> NodeAnnouncement {
     var resources: [AnnouncedResource] = []
@@ -209,7 +227,7 @@ struct EquivalenceTests {
         shrunk.resources.removeLast(shrunk.resources.count / 2)
         announcements += [retyped, shrunk]
         var time = noon
-        var compared = 0, granted = 0, refused = 0
+        var compared = 0, granted = 0, refused = 0, admitted = 0
 
         func request() -> AllocationRequest {
             var types: [ParticleType: Int] = [:]
@@ -278,6 +296,22 @@ struct EquivalenceTests {
                 event = .resetCompleted(resource: ids[random.below(ids.count)])
             case 89..<92:
                 event = .limitsSet(client: clients[random.below(3)], maxResources: 4 + random.below(30))
+            case 92..<96:
+                // A round of one-step allocates: whatever `admit` offers must all be grantable, in its order.
+                let batch = (0..<(2 + random.below(5))).map { n in
+                    PendingRequest(id: "r\(step)-\(n)", client: clients[random.below(3)], request: request(),
+                                   submittedAt: time + .seconds(-Int64(random.below(600))))
+                }
+                var confirmed = state
+                let admissions = state.admit(batch, at: time)
+                #expect(admissions.map(\.request) == state.referenceAdmit(batch, at: time, avoiding: []).map(\.request))
+                for case .success(let quote) in admissions.map(\.outcome) {
+                    #expect(throws: Never.self, "seed \(seed) step \(step): \(quote.id) was admitted") {
+                        try confirmed.apply(.confirmed(quote), at: time)
+                    }
+                    admitted += 1
+                }
+                continue
             default:
                 for _ in 0..<3 { _ = try compare(state, request(), clients[random.below(3)], []) }
                 continue
@@ -305,6 +339,31 @@ struct EquivalenceTests {
         #expect(state.allocations.contains { $0.status == .preempted })
         #expect(state.allocations.contains { $0.status == .lost || !$0.lostResources.isEmpty })
         #expect(refused > 10)
+        #expect(admitted > 20)
+    }
+
+    @Test("Admitting a round of distinct clients on ample capacity offers exactly what quoting each on a copy does")
+    func admissionWithoutCopyMatchesReference() throws {
+        var state = AllocationState()
+        for n in 0..<8 { try state.apply(.nodeAnnounced(spread("node-\(n)", qubits: 12, seed: n)), at: noon) }
+        let t = noon + .seconds(60)
+        _ = try state.grant(qubits(5), to: "zed", at: t)
+        let held = Set(state.resources.keys.filter { $0.hasSuffix("/q3") })
+        let batch = (0..<24).map { n in
+            PendingRequest(id: "p\(n)", client: "client-\(n)", request: qubits(1 + n % 4, minCoherence: n % 3 == 0 ? "400μs" : nil),
+                           submittedAt: t + .seconds(-Int64(n)))
+        }
+        let admissions = state.admit(batch, at: t, avoiding: held)
+        #expect(admissions == state.referenceAdmit(batch, at: t, avoiding: held))
+        #expect(admissions.allSatisfy { (try? $0.outcome.get()) != nil })
+        // The same client twice in a round: the second sees the first's grant, as on a copy.
+        let twice = [PendingRequest(id: "a", client: "amy", request: qubits(3), submittedAt: t),
+                     PendingRequest(id: "b", client: "amy", request: qubits(2), submittedAt: t)]
+        var limited = state
+        try limited.apply(.limitsSet(client: "amy", maxResources: 4), at: t)
+        let outcomes = limited.admit(twice, at: t)
+        #expect(outcomes == limited.referenceAdmit(twice, at: t, avoiding: []))
+        #expect(throws: AllocationError.self) { try outcomes[1].outcome.get() }
     }
 
     @Test("Apply keeps the index in step: a refused event is undone and replay equals the original")
