@@ -136,4 +136,6 @@ public protocol TemperatureController: Instrument {
     func isRamping(output: Int) throws(InstrumentError) -> Bool
     /// The output's level in percent of its range.
     func heaterOutputPercent(for output: Int) throws(InstrumentError) -> Double
+    /// The power the sample heater (output 0) dissipates in its load, W.
+    func heaterPowerWatts(for output: Int) throws(InstrumentError) -> Double
 }

@@ -51,7 +51,8 @@ public struct NodeEndpoints: Sendable, Equatable {
 
 /// The realm's view of its nodes, over the wire only: each node's snapshot gives its announcement (the
 /// inventory), its heartbeats say it is alive, its experiment results re-measure its qubits' coherence,
-/// and its command endpoint holds a lease on every qubit the realm grants.
+/// its channels in watts (heater powers) are its power draw for energy metering, and its command endpoint
+/// holds a lease on every qubit the realm grants.
 ///
 /// A node silent for longer than `lossTimeout` (or three heartbeat intervals, if longer) is recorded lost;
 /// when it comes back, it is announced again.
@@ -61,6 +62,8 @@ public final class NodeLinks: Sendable {
     /// The realm's CURVE key pair, for the nodes that have a `serverKey`.
     private let curveKeys: CurveKeyPair?
     private let lossTimeout: Duration
+    /// The least time between two power reports of one node.
+    private let powerInterval: Duration
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let threads = Mutex<[DispatchSemaphore]>([])
@@ -74,8 +77,11 @@ public final class NodeLinks: Sendable {
     /// Links `nodes` to `realm`. A node with a `serverKey` is reached over CURVE as a client with
     /// `curveKeys` (which its station must allow); the others in plaintext. Throws when a node has a
     /// server key and there are no `curveKeys`.
+    /// A node's power is recorded when it first reads, and then when it has changed by more than 1 % (or
+    /// 1 nW), at most once per `powerInterval`.
     public init(realm: Realm, nodes: [NodeEndpoints], curveKeys: CurveKeyPair? = nil,
-                lossTimeout: Duration = .seconds(3), logger: Logger = Logger(label: "qrrm.realm.nodes")) throws(RealmError) {
+                lossTimeout: Duration = .seconds(3), powerInterval: Duration = .seconds(10),
+                logger: Logger = Logger(label: "qrrm.realm.nodes")) throws(RealmError) {
         if curveKeys == nil, let node = nodes.first(where: { $0.serverKey != nil }) {
             throw .badRequest("node at \(node.snapshot) has a server-key, so the realm needs a CURVE key pair to reach it")
         }
@@ -83,6 +89,7 @@ public final class NodeLinks: Sendable {
         self.nodes = nodes
         self.curveKeys = curveKeys
         self.lossTimeout = lossTimeout
+        self.powerInterval = powerInterval
         self.logger = logger
     }
 
@@ -112,9 +119,10 @@ public final class NodeLinks: Sendable {
 
     private func watch(_ endpoints: NodeEndpoints) {
         while !stopping.load(ordering: .acquiring) {
-            guard let (node, subscriber, interval) = connect(endpoints) else { continue }
+            guard let (node, subscriber, interval, powerTopics) = connect(endpoints) else { continue }
             var lastHeard = ContinuousClock.now
             var heartbeatInterval = interval
+            var power = PowerMeter(topics: powerTopics, interval: powerInterval)
             while !stopping.load(ordering: .acquiring) {
                 let message: TelemetryMessage?
                 do { message = try subscriber.receive(wait: .timeout(.milliseconds(100))) } catch {
@@ -126,6 +134,8 @@ public final class NodeLinks: Sendable {
                     switch message.payload.body {
                     case .heartbeat(let heartbeat): heartbeatInterval = .seconds(max(0.001, heartbeat.intervalS))
                     case .result(let result): observe(result, on: node, topic: message.topic)
+                    case .sample(let sample): if let watts = power.read(sample.value, on: message.topic) { record(.powerReported(node: node, watts: watts)) }
+                    case .batch(let batch): if let watts = batch.values.last.flatMap({ power.read($0, on: message.topic) }) { record(.powerReported(node: node, watts: watts)) }
                     default: break
                     }
                 }
@@ -138,8 +148,9 @@ public final class NodeLinks: Sendable {
         }
     }
 
-    /// Fetches the node's snapshot, announces it, and subscribes to its heartbeats and results.
-    private func connect(_ endpoints: NodeEndpoints) -> (String, TelemetrySubscriber, Duration)? {
+    /// Fetches the node's snapshot, announces it, and subscribes to its heartbeats, results and channels in
+    /// watts (returned too).
+    private func connect(_ endpoints: NodeEndpoints) -> (String, TelemetrySubscriber, Duration, Set<String>)? {
         let snapshot: WireSnapshot
         do { snapshot = try TelemetrySnapshotClient.fetch(from: endpoints.snapshot, security: security(of: endpoints), timeout: .seconds(1)) } catch {
             logger.debug("node at \(endpoints.snapshot): \(error)")
@@ -149,11 +160,12 @@ public final class NodeLinks: Sendable {
         let node = snapshot.announcement.nodeID
         known.withLock { $0[node] = endpoints }
         record(.nodeAnnounced(Self.announcement(snapshot.announcement, location: endpoints.location)))
+        let powerTopics = Set(snapshot.announcement.channels.filter { $0.unit == "W" }.map(\.topic))
         do {
             let subscriber = try TelemetrySubscriber(
-                connectingTo: [endpoints.telemetry], prefixes: ["\(node)/_node/heartbeat", "\(node)/_experiment/"],
+                connectingTo: [endpoints.telemetry], prefixes: ["\(node)/_node/heartbeat", "\(node)/_experiment/"] + powerTopics.sorted(),
                 security: security(of: endpoints), keepingFrames: false)
-            return (node, subscriber, .seconds(1))
+            return (node, subscriber, .seconds(1), powerTopics)
         } catch {
             logger.warning("node \(node): cannot subscribe to \(endpoints.telemetry): \(error)")
             return nil
@@ -245,6 +257,35 @@ public final class NodeLinks: Sendable {
     /// The lease each node holds for `allocation`, by node.
     public func leases(of allocation: String) -> [String: String] {
         leases.withLock { $0[allocation] ?? [:] }
+    }
+}
+
+/// A node's power draw: the sum of the latest reading of each of its channels in watts, reported when it
+/// has changed enough, and not too often.
+struct PowerMeter {
+    let topics: Set<String>
+    let interval: Duration
+    private var latest: [String: Double] = [:]
+    private var reported: (watts: Double, at: ContinuousClock.Instant)?
+
+    init(topics: Set<String>, interval: Duration) {
+        self.topics = topics
+        self.interval = interval
+    }
+
+    /// Takes a reading of `topic`; returns the node's total when it is due to be reported: once every power
+    /// channel has read, the first time, and then after `interval` when it moved by more than 1 % or 1 nW.
+    /// Readings that are not finite or are negative (a heater reads 0 W or more) are ignored.
+    mutating func read(_ watts: Double, on topic: String, now: ContinuousClock.Instant = .now) -> Double? {
+        guard topics.contains(topic), watts.isFinite, watts >= 0 else { return nil }
+        latest[topic] = watts
+        guard latest.count == topics.count else { return nil }
+        let total = topics.sorted().reduce(0) { $0 + latest[$1]! }
+        if let last = reported {
+            guard now - last.at >= interval, abs(total - last.watts) > max(0.01 * last.watts, 1e-9) else { return nil }
+        }
+        reported = (total, now)
+        return total
     }
 }
 

@@ -148,6 +148,17 @@ struct RealmEndToEndTests {
         let inventory = await realm.state
         #expect(inventory.resources.keys.sorted() == ["node-1/q0", "node-2/q0", "node-3/q0"])
         #expect(inventory.resources["node-1/q0"]?.location == "rack-node-1")
+        // Each node's heater power (its station's channel in W) is recorded for energy metering.
+        let powered = try await Self.eventually(30) {
+            let entries = try await store.entries(from: 0, limit: 100_000).filter { $0.kind == "allocation.powerReported" }
+            let nodes = entries.compactMap { entry -> String? in
+                guard case .powerReported(let node, let watts)? = try? JSONDecoder().decode(AllocationEvent.self, from: entry.payload),
+                      watts.isFinite, watts >= 0 else { return nil }
+                return node
+            }
+            return Set(nodes) == ["node-1", "node-2", "node-3"]
+        }
+        #expect(powered, "not every node's power was recorded")
 
         // Allocate and confirm two qubits; the realm holds a lease on each node, so no one else can take them.
         let first = try await aliceSystem.allocateQuantumParticles(

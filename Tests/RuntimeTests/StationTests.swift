@@ -24,6 +24,8 @@ struct StationTests {
         #expect(station.channel("mxc")?.reading == .input("6"))
         #expect(station.channel("ovc")?.reading == .sensor("pressure gauge 1"))
         #expect(station.channel("mxcHeater")?.reading == .heater(0))
+        #expect(station.channel("mxcHeaterPower")?.reading == .heaterPower(0))
+        #expect(station.channel("mxcHeaterPower")?.reading.unit == "W")
         let q0 = try #require(station.qubits.first)
         #expect(q0.generator == "awg" && q0.readout == "scope" && q0.rabiPerVolt == 50e6 && abs(q0.piPulse - 20e-9) < 1e-18)
         #expect(abs(q0.ground.i - 1e-3) < 1e-12 && abs(q0.excited.q - 0.9e-3) < 1e-12)
@@ -58,7 +60,9 @@ struct StationTests {
         ("{id: f71, model: f71,", "{id: ls372, model: f71,", "instruments[2].id", "duplicate"),
         ("{name: still, instrument: ls372,", "{name: still, instrument: ls373,", "channels[1].instrument", "no instrument \"ls373\""),
         ("input: \"3\", every: 1s", "input: \"3\", heater: 1, every: 1s", "channels[1]", "exactly one of"),
-        ("sensor: magnetic field z", "input: \"1\"", "channels[5].input", "f71 has no input"),
+        ("sensor: magnetic field z", "input: \"1\"", "channels[6].input", "f71 has no input"),
+        ("heaterPower: 0, every: 1s", "heaterPower: 1, every: 1s", "channels[4].heaterPower", "only the sample heater"),
+        ("instrument: maxigauge, sensor: pressure gauge 1", "instrument: maxigauge, heaterPower: 0", "channels[5].heaterPower", "tpg366 has no heaterPower"),
         ("every: 200ms", "every: 0.1ms", "channels[0].every", "1 ms to 1 h"),
         ("above: 100mK", "above: 100mbar", "interlocks[0].above", "unit"),
         ("targets: [awg]", "targets: [scope]", "interlocks[2].targets[0]", "no safeState entry"),

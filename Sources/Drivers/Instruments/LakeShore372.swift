@@ -418,6 +418,22 @@ public final class LakeShore372: TemperatureController, Sendable {
             try checkOutput(output, for: command)
             return try percent(try session.query(command), command)
         }
+        return try sampleHeater().percent
+    }
+
+    /// The sample heater's power in its load, from the same `HTRSET? 0;RANGE? 0;HTR?` round trip:
+    /// P = (percent / 100 × the range's full-scale current)² × R with the current display, or HTR?'s watts
+    /// with the power display. Only the sample heater (output 0) has a known load; the analog outputs
+    /// drive whatever is wired to them.
+    public func heaterPowerWatts(for output: Int) throws(InstrumentError) -> Double {
+        guard output == 0 else {
+            throw .invalid(instrument, "HTR? (output \(output))", "only the sample heater (output 0) has a load whose power is known")
+        }
+        return try sampleHeater().watts
+    }
+
+    /// `HTRSET? 0;RANGE? 0;HTR?`: the sample heater's level in percent of full-scale current and its power.
+    private func sampleHeater() throws(InstrumentError) -> (percent: Double, watts: Double) {
         let commands = ["HTRSET? 0", "RANGE? 0", "HTR?"]
         let compound = commands.joined(separator: ";")
         let replies = try session.query(commands)
@@ -430,20 +446,28 @@ public final class LakeShore372: TemperatureController, Sendable {
                 instrument, compound, reply: replies.joined(separator: ";"),
                 expected: "a heater resistance above 0 Ω, display 1 or 2 and a range 0-8")
         }
-        guard display == 2 else { return try percent(replies[2], compound) }
+        guard range > 0 else {
+            // Off: HTR? still answers, and must still parse.
+            _ = display == 2 ? try SCPIReply.real(replies[2], command: compound, instrument: instrument) : try percent(replies[2], compound)
+            return (0, 0)
+        }
+        let fullScale = Self.sampleHeaterRanges[range - 1]
+        guard display == 2 else {
+            let level = try percent(replies[2], compound)
+            let amperes = level / 100 * fullScale
+            return (level, amperes * amperes * ohms)
+        }
         let watts = try SCPIReply.real(replies[2], command: compound, instrument: instrument)
         guard watts >= 0, watts.isFinite else {
             throw .unexpected(instrument, compound, reply: replies[2], expected: "a heater power of 0 W or more")
         }
-        guard range > 0 else { return 0 }
-        let fullScale = Self.sampleHeaterRanges[range - 1]
         // The reply is rounded to 1 mW: only a power beyond full scale by more than that is an error.
         guard (max(watts - 0.0005, 0) / ohms).squareRoot() <= fullScale else {
             throw .unexpected(
                 instrument, compound, reply: replies.joined(separator: ";"),
                 expected: "a power within the range's full scale, \(fullScale * fullScale * ohms) W")
         }
-        return min(100, 100 * (watts / ohms).squareRoot() / fullScale)
+        return (min(100, 100 * (watts / ohms).squareRoot() / fullScale), watts)
     }
 
     /// `STILL?`: the still (analog output 2) level in percent.

@@ -58,6 +58,8 @@ public struct Station: Sendable {
         case sensor(String)
         /// A heater output of a temperature controller, % of full scale.
         case heater(Int)
+        /// The power a temperature controller's heater output dissipates, W: what the realm meters energy by.
+        case heaterPower(Int)
 
         /// The SI unit symbol of this reading's values.
         public var unit: String {
@@ -65,6 +67,7 @@ public struct Station: Sendable {
             case .input, .stage: "K"
             case let .sensor(name): name.hasPrefix("pressure") ? "Pa" : name.hasPrefix("magnetic") ? "T" : ""
             case .heater: "%"
+            case .heaterPower: "W"
             }
         }
     }
@@ -420,7 +423,7 @@ extension Station {
             verticalRange: try m.optional("range")?.quantity(VoltageDimension.self).siValue ?? 0.04)
     }
 
-    static let channelKeys = ["name", "instrument", "input", "stage", "sensor", "heater", "every"]
+    static let channelKeys = ["name", "instrument", "input", "stage", "sensor", "heater", "heaterPower", "every"]
 
     static func channel(_ item: YAMLValue, instruments: [String: InstrumentEntry]) throws(ProfileError) -> ChannelEntry {
         let m = try item.mapping(allowed: channelKeys)
@@ -431,13 +434,16 @@ extension Station {
         guard let instrument = instruments[id] else {
             throw instrumentValue.error("no instrument \"\(id)\"; the instruments are \(instruments.keys.sorted().joined(separator: ", "))")
         }
-        let given = ["input", "stage", "sensor", "heater"].filter { m.optional($0) != nil }
-        guard given.count == 1, let key = given.first else { throw item.error("give exactly one of input, stage, sensor or heater") }
+        let given = ["input", "stage", "sensor", "heater", "heaterPower"].filter { m.optional($0) != nil }
+        guard given.count == 1, let key = given.first else { throw item.error("give exactly one of input, stage, sensor, heater or heaterPower") }
         let value = try m.required(key)
         let reading: Reading
         switch (key, instrument.kind) {
         case ("input", .lakeShore372): reading = .input(try value.string())
         case ("heater", .lakeShore372): reading = .heater(try value.integer(in: 0...2))
+        case ("heaterPower", .lakeShore372):
+            guard try value.integer(in: 0...2) == 0 else { throw value.error("only the sample heater (0) has a known load, so only its power can be read") }
+            reading = .heaterPower(0)
         case ("stage", .triton):
             let stages = Dictionary(uniqueKeysWithValues: CryostatStage.allCases.map { ("\($0)", $0) })
             reading = .stage(try value.oneOf(stages))

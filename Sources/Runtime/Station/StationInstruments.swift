@@ -105,6 +105,7 @@ public final class StationInstruments: Sendable {
         switch (channel.reading, driver) {
         case let (.input(input), .temperatureController(d)): return try d.reading(channel: input).temperature?.siValue ?? .nan
         case let (.heater(output), .temperatureController(d)): return try d.heaterOutputPercent(for: output)
+        case let (.heaterPower(output), .temperatureController(d)): return try d.heaterPowerWatts(for: output)
         case let (.stage(stage), .cryostat(d)): return try d.temperature(of: stage).temperature?.siValue ?? .nan
         case let (.sensor(name), .sensor(d)):
             guard let reading = try d.read().first(where: { $0.channel.name == name }) else {

@@ -155,6 +155,25 @@ import Testing
         #expect(script.remaining == 0, "sent: \(script.sent)")
     }
 
+    /// Range 5 is 3.16 mA full scale: 12.5 % of it in 100 Ω is (0.395 mA)² × 100 Ω = 15.6 µW. A malformed
+    /// or negative HTR? is an error that names the compound command.
+    @Test func sampleHeaterPowerFromPercentOfCurrent() throws {
+        let script = Script([
+            ("HTRSET? 0;RANGE? 0;HTR?\r\n", "+100.000,0,+000.000,1;5;+12.500\r\n"),
+            ("HTRSET? 0;RANGE? 0;HTR?\r\n", "+100.000,0,+000.000,2;5;-00.001\r\n"),
+            ("HTRSET? 0;RANGE? 0;HTR?\r\n", "+100.000,0,+000.000,1;5;twelve\r\n"),
+        ])
+        let bridge = LakeShore372(transport: ScriptedTransport(script))
+        let amperes = 0.125 * 3.16e-3
+        #expect(abs(try bridge.heaterPowerWatts(for: 0) - amperes * amperes * 100) < 1e-15)
+        for _ in 0..<2 {
+            #expect { try bridge.heaterPowerWatts(for: 0) } throws: { error in
+                "\(error)".contains("HTRSET? 0;RANGE? 0;HTR?")
+            }
+        }
+        #expect(script.remaining == 0)
+    }
+
     @Test func queriesParseTheirReplies() throws {
         let script = Script([
             ("SCAN?\r\n", "06,1\r\n"), ("INTYPE? 6\r\n", "1,03,2,07,1,2\r\n"), ("PID? 0\r\n", "+10.000,+20.0,+0.0\r\n"),
