@@ -52,7 +52,9 @@ public struct NodeEndpoints: Sendable, Equatable {
 /// The realm's view of its nodes, over the wire only: each node's snapshot gives its announcement (the
 /// inventory), its heartbeats say it is alive, its experiment results re-measure its qubits' coherence,
 /// its channels in watts (heater powers) are its power draw for energy metering, and its command endpoint
-/// holds a lease on every qubit the realm grants.
+/// holds a lease on every qubit the realm grants and resets every qubit the realm retires (the `reset`
+/// command: leases ended, runs stopped, drive outputs off), which the realm then records as
+/// `resetCompleted`. Resets still pending when a node (re)connects are sent then.
 ///
 /// A node silent for longer than `lossTimeout` (or three heartbeat intervals, if longer) is recorded lost;
 /// when it comes back, it is announced again.
@@ -160,6 +162,11 @@ public final class NodeLinks: Sendable {
         let node = snapshot.announcement.nodeID
         known.withLock { $0[node] = endpoints }
         record(.nodeAnnounced(Self.announcement(snapshot.announcement, location: endpoints.location)))
+        Task { [realm] in
+            for pending in await realm.state.pendingResets where pending.node == node {
+                for resource in pending.resources { await self.reset(resource, on: node, attempts: 1) }
+            }
+        }
         let powerTopics = Set(snapshot.announcement.channels.filter { $0.unit == "W" }.map(\.topic))
         do {
             let subscriber = try TelemetrySubscriber(
@@ -244,6 +251,29 @@ public final class NodeLinks: Sendable {
         case .ended(let allocation), .lost(let allocation):
             ended.withLock { _ = $0.insert(allocation.id) }
             await release(allocation.id)
+        case .retired(let resource, let node):
+            await reset(resource, on: node, attempts: 150)
+        }
+    }
+
+    /// Asks `node` to reset `resource` (one of its qubits), trying every 200 ms up to `attempts` times, and
+    /// records `resetCompleted` once it has.
+    private func reset(_ resource: String, on node: String, attempts: Int) async {
+        guard resource.hasPrefix(node + "/") else { return }
+        let qubit = String(resource.dropFirst(node.count + 1))
+        for attempt in 0..<attempts {
+            if let endpoints = known.withLock({ $0[node] }), let commands = endpoints.commands {
+                do {
+                    _ = try NodeCommandClient.call(commands, security: security(of: endpoints), ["command": "reset", "qubit": qubit])
+                    do { try await realm.record(.resetCompleted(resource: resource)) } catch {
+                        logger.warning("realm: could not record the reset of \(resource): \(error)")
+                    }
+                    return
+                } catch {
+                    if attempt == 0 { logger.notice("node \(node): could not reset \(qubit) yet: \(error)") }
+                }
+            }
+            if attempt < attempts - 1 { try? await Task.sleep(for: .milliseconds(200)) }
         }
     }
 

@@ -263,10 +263,16 @@ public actor Realm {
         return await ledger.withState { (state, _) in state.allocation.inventoryPrices }
     }
 
-    /// Writes one of the realm's own events: a node announced, lost or observed, a limit or a price set.
-    /// When a node is lost, the allocations that held its resources are reported lost to the observers.
+    /// Writes one of the realm's own events: a node announced, lost or observed, a limit or a price set, a
+    /// resource retired. When a node is lost, the allocations that held its resources are reported lost to
+    /// the observers; when a resource is retired, the observers hear of it so that its node resets it.
     @discardableResult
     public func record(_ event: AllocationEvent) async throws(RealmError) -> LedgerEntry {
+        if case .retired(let resource) = event {
+            let (entry, node) = try await submit(event, request: nil, action: nil) { state in state.allocation.resources[resource]?.node }
+            if let node { await notify(.retired(resource: resource, node: node)) }
+            return entry
+        }
         guard case .nodeLost(let node) = event else { return try await submit(event, request: nil, action: nil) { _ in () }.entry }
         let hit = await ledger.state.allocation.allocations.filter { $0.status.isLive && $0.nodes.contains(node) }.map(\.id)
         let (entry, lost) = try await submit(event, request: nil, action: nil) { state in hit.compactMap { try? state.allocation.allocation($0) } }
@@ -301,6 +307,8 @@ public enum RealmChange: Sendable {
     case confirmed(Allocation)
     case ended(Allocation)
     case lost(Allocation)
+    /// A resource was taken out of service: its node must reset it.
+    case retired(resource: String, node: String)
 }
 
 /// The realm's open quotes, shared between the realm and the ledger's writer under a lock. New quotes

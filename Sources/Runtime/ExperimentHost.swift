@@ -212,6 +212,18 @@ public final class ExperimentHost: NodeExperimentHost {
         for id in stopping { _ = finished.withLock { $0[id] }?.wait(timeout: .now() + 30) }
     }
 
+    /// `OUTPut<n>[:STATe] OFF` (through the generator's driver) on each of the qubit's drive channels.
+    public func disableDrive(of qubit: String) throws(CommandFailure) -> [Int] {
+        guard let bench = benches[qubit] else { throw CommandFailure(.unknownResource, "no qubit \"\(qubit)\"") }
+        let channels = Set([bench.compiler.wiring.iChannel, bench.compiler.wiring.qChannel]).sorted()
+        do {
+            for channel in channels { try bench.generator.setOutput(channel, enabled: false) }
+        } catch {
+            throw CommandFailure(.failed, "\(qubit): could not turn its drive outputs off: \(error)")
+        }
+        return channels
+    }
+
     public var runs: JSONValue { JSONValue.encoding(state.withLock { Array($0.runs.values) }.sorted { $0.id < $1.id }) }
 
     /// The run `id`, if any.

@@ -76,6 +76,21 @@ struct RealmEndToEndTests {
         return try await condition()
     }
 
+    /// Reserves `qubit` on `node` for 60 s as a client with `keys`; returns the lease id.
+    static func reserve(_ qubit: String, at node: NodeEndpoints, as keys: CurveKeyPair) throws -> String {
+        let context = try ZMQContext()
+        defer { context.shutdown() }
+        let socket = try context.socket(.req)
+        try socket.set(.linger, .zero)
+        try socket.makeCurveClient(serverKey: node.serverKey!, keys: keys)
+        try socket.connect(node.commands!)
+        try socket.send(#"{"command": "reserve", "resources": ["\#(qubit)"], "ttl": "60s"}"#)
+        guard let frame = try socket.receiveFrame(wait: .timeout(.seconds(10))),
+              let reply = try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any],
+              let lease = (reply["result"] as? [String: Any])?["id"] as? String else { throw Failure("\(node.commands!) did not reserve \(qubit)") }
+        return lease
+    }
+
     /// Asks node `node` to reserve `qubit` for a second, as a client with `keys`: whether it answered busy
     /// (someone holds it).
     static func isHeld(_ qubit: String, at node: NodeEndpoints, as keys: CurveKeyPair) throws -> Bool {
@@ -98,7 +113,7 @@ struct RealmEndToEndTests {
         return (reply["error"] as? [String: Any])?["code"] as? String == "busy"
     }
 
-    @Test("Allocate, use and release across three nodes; a node killed mid-allocation is lost and never granted twice")
+    @Test("Allocate, use and release across three nodes; a node killed mid-allocation is lost and never granted twice; a retired qubit is reset by its node")
     func threeNodes() async throws {
         let qrrm = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("qrrm")
         try #require(FileManager.default.isExecutableFile(atPath: qrrm.path), "\(qrrm.path) is missing: build the qrrm product first")
@@ -192,6 +207,22 @@ struct RealmEndToEndTests {
         #expect(Set(third.resources).isDisjoint(with: second.resources))
         let later = try await bobSystem.allocateQuantumParticles(.init(particleTypes: [.qubit: 1], purpose: .research, duration: "30min")).quote
         #expect(!later.resources.contains(lostQubit))
+
+        // Retirement: the node resets the qubit (ending the lease another lab client took on it meanwhile), and
+        // the realm records that it did.
+        try await bobSystem.release(third.resourceId)
+        let retired = try #require(third.resources.first)
+        let host = try #require(nodes.first { retired.hasPrefix($0.name + "/") })
+        #expect(try await Self.eventually(10) { try !Self.isHeld("q0", at: host.endpoints, as: otherClient) })
+        let lease = try Self.reserve("q0", at: host.endpoints, as: otherClient)
+        #expect(try Self.isHeld("q0", at: host.endpoints, as: realmKeys))
+        try await realm.record(.retired(resource: retired))
+        let reported = try await Self.eventually(15) {
+            let state = await realm.state
+            return state.resources[retired]?.status == .retired && state.pendingResets.isEmpty
+        }
+        #expect(reported, "the node never reported \(retired) reset")
+        #expect(try !Self.isHeld("q0", at: host.endpoints, as: realmKeys), "the reset left \(lease) in place")
 
         // The ledger alone gives the same state, and every entry verifies.
         try await ledger.catchUp()

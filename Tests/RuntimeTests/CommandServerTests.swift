@@ -104,6 +104,23 @@ struct CommandServerTests {
         #expect(try f.ask(alice, #"{"command": "reserve", "resources": ["awg"], "ttl": "10s"}"#)?.ok == true)
     }
 
+    @Test("Reset takes a qubit out of service: whoever leased it loses the lease")
+    func reset() throws {
+        let f = try Fixture()
+        let alice = try f.client(f.alice), bob = try f.client(f.bob)
+        let reserved = try #require(try f.ask(alice, #"{"command": "reserve", "resources": ["q0"], "ttl": "30s"}"#))
+        guard case let .object(lease)? = reserved.result, case let .string(id)? = lease["id"] else {
+            Issue.record("no lease in \(reserved)")
+            return
+        }
+        let reset = try #require(try f.ask(bob, #"{"command": "reset", "qubit": "q0"}"#))
+        #expect(reset.ok, "\(String(describing: reset.error))")
+        guard case let .object(body)? = reset.result else { Issue.record("no reset result"); return }
+        #expect(body["qubit"] == .string("q0") && body["leasesEnded"] == .array([.string(id)]))
+        #expect(try f.ask(alice, #"{"command": "renew", "lease": "\#(id)", "ttl": "1min"}"#)?.error?.code == .noLease)
+        #expect(try f.ask(bob, #"{"command": "reserve", "resources": ["q0"], "ttl": "10s"}"#)?.ok == true)
+    }
+
     @Test("State and acknowledge: a tripped interlock is reported and refuses to re-arm while its condition holds")
     func stateAndAcknowledge() throws {
         let f = try Fixture()
@@ -130,6 +147,8 @@ struct CommandServerTests {
         (#"{"command": "renew", "lease": "lease-999", "ttl": "1s"}"#, .noLease, "lease-999"),
         (#"{"command": "acknowledge", "interlock": "nope"}"#, .unknownResource, "no interlock"),
         (#"{"command": "start", "experiment": "cpmgSweep", "qubit": "q0"}"#, .failed, "runs no experiments"),
+        (#"{"command": "reset"}"#, .badRequest, "reset needs \"qubit\""),
+        (#"{"command": "reset", "qubit": "q9"}"#, .unknownResource, "no qubit \"q9\""),
     ])
     func badRequests(json: String, code: CommandFailure.Code, fragment: String) throws {
         let f = try Fixture()

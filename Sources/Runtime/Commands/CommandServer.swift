@@ -13,13 +13,16 @@ public protocol NodeExperimentHost: Sendable {
     func stop(run id: String, owner: String) throws(CommandFailure)
     /// Stops every run on `resources` (a lease lapsed or was released).
     func stopRuns(on resources: [String])
+    /// Turns `qubit`'s drive outputs off (its own channels only); returns the channel numbers.
+    func disableDrive(of qubit: String) throws(CommandFailure) -> [Int]
     /// The runs, as JSON.
     var runs: JSONValue { get }
 }
 
 /// The node's command endpoint: a ZeroMQ ROUTER (REQ and DEALER clients both work), secured with CURVE
 /// like the telemetry, where the layers above list resources, reserve them with a lease and a
-/// time-to-live, start and stop experiments and protection, read state and acknowledge alarms.
+/// time-to-live, start and stop experiments and protection, read state, acknowledge alarms, and reset a
+/// qubit taken out of service.
 ///
 /// Each request is one JSON object (``CommandRequest``) in the last frame, at most 64 KiB; each answer a
 /// ``CommandReply``. Requests are authenticated by the CURVE handshake (the ZAP handler's allow-list); the
@@ -217,10 +220,20 @@ public final class CommandServer: Sendable {
             guard let experiments else { throw CommandFailure(.failed, "this node runs no experiments") }
             try experiments.stop(run: try required(request.run, "run", "stop"), owner: owner)
             return .object([:])
+        case "reset":
+            // The safe disposal of a retired qubit: no lease holds it, nothing runs on it, nothing drives it.
+            let qubit = try required(request.qubit, "qubit", "reset")
+            guard station.qubits.contains(where: { $0.name == qubit }) else { throw CommandFailure(.unknownResource, "no qubit \"\(qubit)\"") }
+            let ended = leases.end(holding: qubit)
+            experiments?.stopRuns(on: [qubit])
+            let outputs = try experiments?.disableDrive(of: qubit) ?? []
+            logger.notice("\(qubit) reset for \(owner): leases \(ended.map(\.id)) ended, drive outputs \(outputs) off")
+            return .object(["qubit": .string(qubit), "leasesEnded": .array(ended.map { .string($0.id) }),
+                            "outputsOff": .array(outputs.map { .number(Double($0)) })])
         default:
             throw CommandFailure(
                 .unknownCommand,
-                "unknown command \"\(request.command)\"; the commands are resources, state, reserve, renew, release, acknowledge, start, protect, stop")
+                "unknown command \"\(request.command)\"; the commands are resources, state, reserve, renew, release, acknowledge, start, protect, stop, reset")
         }
     }
 }

@@ -68,6 +68,18 @@ public final class LeaseBook: Sendable {
         onLapse.withLock { $0 }?(released)
     }
 
+    /// Ends every lease that holds `resource`, whoever owns it (``onLapse`` hears of each), and returns them:
+    /// a resource taken out of service is held by no one.
+    public func end(holding resource: String) -> [Lease] {
+        let ended = leases.withLock { leases -> [Lease] in
+            let holding = leases.values.filter { $0.resources.contains(resource) }.sorted { $0.id < $1.id }
+            for lease in holding { leases[lease.id] = nil }
+            return holding
+        }
+        for lease in ended { onLapse.withLock { $0 }?(lease) }
+        return ended
+    }
+
     /// The live lease `id` of `owner` that holds `resource`.
     public func check(_ id: String?, owner: String, holds resource: String) throws(CommandFailure) {
         expire()
