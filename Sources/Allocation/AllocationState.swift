@@ -26,6 +26,8 @@ public struct AllocationState: Codable, Equatable, Sendable {
     /// Each node's energy not apportioned to any allocation, in joules.
     public internal(set) var idleEnergy = SortedMap<String, Double>()
     public internal(set) var auctions: [AuctionRecord] = []
+    /// Auctions opened and not yet closed, with the sealed bids written so far, by id.
+    public internal(set) var openAuctions = SortedMap<String, OpenAuction>()
     /// Derived lookups: neither coded nor compared, rebuilt after decoding.
     var derived = AllocationIndex()
 
@@ -37,7 +39,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case configuration, clock, nodes, resources, allocations, open, grants, limits, quotas, shares, prices, balances,
-             idleEnergy, auctions
+             idleEnergy, auctions, openAuctions
     }
 
     public init(from decoder: any Decoder) throws {
@@ -56,6 +58,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
         balances = try container.decode(SortedMap<String, Int64>.self, forKey: .balances)
         idleEnergy = try container.decode(SortedMap<String, Double>.self, forKey: .idleEnergy)
         auctions = try container.decode([AuctionRecord].self, forKey: .auctions)
+        openAuctions = try container.decode(SortedMap<String, OpenAuction>.self, forKey: .openAuctions)
         try rebuildIndex()
     }
 
@@ -181,6 +184,9 @@ public struct AllocationState: Codable, Equatable, Sendable {
             nodes[node]!.powerWatts = watts
             derived.setPowered(node, watts > 0)
         case .auctionCleared(let auction): try clear(auction)
+        case .auctionOpened(let notice): try open(notice)
+        case .bidSealed(let auction, let side, let bid): try seal(bid, side: side, in: auction)
+        case .auctionClosed(let auction): try close(auction)
         }
     }
 

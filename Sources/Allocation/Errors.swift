@@ -37,6 +37,10 @@ public enum AllocationError: Error, Equatable, Sendable, CustomStringConvertible
     case outOfOrder(eventTime: Timestamp, stateTime: Timestamp)
     /// A value in an event is out of range.
     case invalidEvent(reason: String)
+    /// No auction of that id is open for bids.
+    case unknownAuction(String)
+    /// The auction stopped taking bids at `closes`.
+    case auctionClosed(auction: String, closes: Timestamp)
 
     public var description: String {
         switch self {
@@ -78,6 +82,10 @@ public enum AllocationError: Error, Equatable, Sendable, CustomStringConvertible
             "An event at \(eventTime) cannot follow the state's last event at \(stateTime)."
         case .invalidEvent(let reason):
             "The event is invalid: \(reason)."
+        case .unknownAuction(let id):
+            "No auction \(id) is open for bids."
+        case .auctionClosed(let id, let closes):
+            "Auction \(id) stopped taking bids at \(closes)."
         }
     }
 }

@@ -31,6 +31,13 @@ public enum AllocationEvent: Codable, Equatable, Sendable {
     case powerReported(node: String, watts: Double)
     /// A sealed-bid auction was cleared; the contract computes its outcome from the bids.
     case auctionCleared(Auction)
+    /// The realm opened an auction for sealed bids until its closing time.
+    case auctionOpened(AuctionNotice)
+    /// A party's sealed bid (or ask), written when the auction closes so that no bid is seen before then;
+    /// it carries the party's signed `bid` action.
+    case bidSealed(auction: String, side: BidSide, bid: SealedBid)
+    /// The auction closed: the contract clears it from the bids written for it.
+    case auctionClosed(auction: String)
 }
 
 /// The contract's fixed parameters, set when the realm is created.

@@ -130,6 +130,8 @@ public enum Auction: Codable, Equatable, Sendable {
 
 /// An auction cleared by the contract and the trades it gave.
 public struct AuctionRecord: Codable, Equatable, Sendable {
+    /// The id it was opened under (`auctionOpened`); nil for one cleared at once (`auctionCleared`).
+    public let id: String?
     @RFC3339Coded public var at: Timestamp
     public let auction: Auction
     public let trades: [Trade]
@@ -137,7 +139,7 @@ public struct AuctionRecord: Codable, Equatable, Sendable {
 
 extension AllocationState {
     /// Records the auction's trades and settles them: buyers pay, sellers receive, the market keeps the rest.
-    mutating func clear(_ auction: Auction) throws(AllocationError) {
+    mutating func clear(_ auction: Auction, id: String? = nil) throws(AllocationError) {
         try auction.validate()
         let trades = auction.trades
         for trade in trades {
@@ -147,7 +149,7 @@ extension AllocationState {
                 balances[Self.marketAccount, default: 0] += trade.buyerPays - trade.sellerReceives
             }
         }
-        auctions.append(AuctionRecord(at: clock, auction: auction, trades: trades))
+        auctions.append(AuctionRecord(id: id, at: clock, auction: auction, trades: trades))
     }
 
     /// The balance that collects a double auction's budget surplus.
@@ -177,5 +179,94 @@ extension AllocationState {
         let utilisation = Int128(1000 * held / capacity)
         let demand = Int128(min(2000, 1000 * demanded / capacity))
         return Int64(clamping: Int128(base) * (1000 + utilisation + demand / 2) / 1000)
+    }
+}
+
+/// An auction the realm opens for sealed bids until `closes`: a second-price sale of one item by `seller`
+/// at no less than `reserve`, or a double auction of units of `item` that providers ask for.
+public struct AuctionNotice: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        case vickrey, double
+    }
+
+    public var id: String
+    public var kind: Kind
+    /// The item sold (Vickrey), or what one unit is (double), e.g. "qubit-hour".
+    public var item: String
+    /// Who sells the item (Vickrey only).
+    public var seller: String?
+    /// The least the seller accepts (Vickrey only), micro-credits.
+    public var reserve: Int64
+    @RFC3339Coded public var closes: Timestamp
+
+    public init(id: String, kind: Kind, item: String, seller: String? = nil, reserve: Int64 = 0, closes: Timestamp) {
+        self.id = id
+        self.kind = kind
+        self.item = item
+        self.seller = seller
+        self.reserve = reserve
+        self.closes = closes
+    }
+}
+
+/// Which side of an auction a sealed amount is on: a buyer's bid or a provider's ask (double auctions).
+public enum BidSide: String, Codable, Sendable, Comparable {
+    case bid, ask
+
+    public static func < (a: BidSide, b: BidSide) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// An open auction and the sealed bids written for it so far.
+public struct OpenAuction: Codable, Equatable, Sendable {
+    public let notice: AuctionNotice
+    public internal(set) var bids: [SealedBid] = []
+    public internal(set) var asks: [SealedBid] = []
+
+    /// The auction its rules clear.
+    var auction: Auction {
+        switch notice.kind {
+        case .vickrey: .vickrey(VickreyAuction(item: notice.item, seller: notice.seller ?? "", reserve: notice.reserve, bids: bids))
+        case .double: .double(DoubleAuction(unit: notice.item, bids: bids, asks: asks))
+        }
+    }
+}
+
+extension AllocationState {
+    /// Opens `notice` for bids; its id must be new, and a Vickrey sale needs a seller and a reserve ≥ 0.
+    mutating func open(_ notice: AuctionNotice) throws(AllocationError) {
+        guard !notice.id.isEmpty, openAuctions[notice.id] == nil, !auctions.contains(where: { $0.id == notice.id }) else {
+            throw .invalidEvent(reason: "auction id \"\(notice.id)\" is empty or already used")
+        }
+        guard notice.closes > clock else { throw .auctionClosed(auction: notice.id, closes: notice.closes) }
+        if notice.kind == .vickrey {
+            guard let seller = notice.seller, !seller.isEmpty, notice.reserve >= 0 else {
+                throw .invalidEvent(reason: "a Vickrey auction needs a seller and a reserve of 0 or more")
+            }
+        }
+        openAuctions[notice.id] = OpenAuction(notice: notice)
+    }
+
+    /// Adds a party's sealed amount to an open auction: one per party and side, asks only in double auctions.
+    mutating func seal(_ bid: SealedBid, side: BidSide, in id: String) throws(AllocationError) {
+        guard var open = openAuctions[id] else { throw .unknownAuction(id) }
+        guard bid.amount >= 0 else { throw .invalidEvent(reason: "\(bid.party) bid \(bid.amount), below 0") }
+        guard side == .bid || open.notice.kind == .double else {
+            throw .invalidEvent(reason: "auction \(id) sells one item: it takes bids, not asks")
+        }
+        guard !(side == .bid ? open.bids : open.asks).contains(where: { $0.party == bid.party }) else {
+            throw .invalidEvent(reason: "\(bid.party) already has a sealed \(side.rawValue) in auction \(id)")
+        }
+        if side == .bid { open.bids.append(bid) } else { open.asks.append(bid) }
+        openAuctions[id] = open
+    }
+
+    /// Closes an open auction, no earlier than its closing time, and clears it.
+    mutating func close(_ id: String) throws(AllocationError) {
+        guard let open = openAuctions[id] else { throw .unknownAuction(id) }
+        guard clock >= open.notice.closes else {
+            throw .invalidEvent(reason: "auction \(id) closes at \(open.notice.closes), not before")
+        }
+        try clear(open.auction, id: id)
+        openAuctions[id] = nil
     }
 }

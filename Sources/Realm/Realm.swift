@@ -28,6 +28,10 @@ public actor Realm {
     /// The clients' effective usages that admission rounds rank by, and when they were computed: they are
     /// recomputed once a second (a sum over every allocation; fair share changes over hours).
     private var usages: (at: ContinuousClock.Instant, byClient: [String: Double])?
+    /// Sealed bids by auction, kept unseen until the auction closes (`bid`, `closeAuction`).
+    var sealedBids: [String: [SealedKey: SealedEntry]] = [:]
+    /// Auctions being closed: they take no more bids.
+    var closingAuctions: Set<String> = []
 
     private struct WaitingAllocate: Sendable {
         var pending: PendingRequest
@@ -280,8 +284,11 @@ public actor Realm {
         return entry
     }
 
+    /// The contract's "now": this process's clock.
+    func now() -> Timestamp { clock() }
+
     /// Submits `event`, on behalf of `request`'s client (whose body decodes to `action`) when there is one.
-    private func submit<Value: Sendable>(_ event: AllocationEvent, request: SignedRequest?, action: ClientAction?,
+    func submit<Value: Sendable>(_ event: AllocationEvent, request: SignedRequest?, action: ClientAction?,
                                          reading: @escaping @Sendable (RealmState) -> Value) async throws(RealmError) -> (entry: LedgerEntry, value: Value) {
         do {
             return try await ledger.submit(contract: RealmState.allocationContract, kind: event.kind, payload: canonicalJSON(event),
@@ -291,7 +298,7 @@ public actor Realm {
         }
     }
 
-    private static func action(in signed: SignedRequest) throws(RealmError) -> ClientAction {
+    static func action(in signed: SignedRequest) throws(RealmError) -> ClientAction {
         do { return try JSONDecoder().decode(ClientAction.self, from: signed.body) } catch {
             throw .badRequest("the signed body is not a client action (confirm, release or share): \(error)")
         }

@@ -5,9 +5,12 @@ import Ledger
 /// A request to a realm: one JSON object per ZeroMQ message,
 /// `{"id": "7", "op": "quote", "client": "alice", "request": {…}}`,
 /// `{"id": "8", "op": "confirm", "signed": {"client": "alice", "nonce": 1, "body": …, "signature": …}}`.
+/// The marketplace: `bid` (a party's signed `ClientAction.bid`), `openAuction` and `closeAuction` (an
+/// authority's signed action), and `auctions` (the open and cleared auctions).
 public struct RealmRequest: Codable, Sendable {
     public enum Operation: String, Codable, Sendable {
         case quote, confirm, allocate, release, share, allocation, status
+        case bid, openAuction, closeAuction, auctions
     }
 
     public var id: String
@@ -16,7 +19,7 @@ public struct RealmRequest: Codable, Sendable {
     public var client: String?
     /// For quote.
     public var request: AllocationRequest?
-    /// For confirm, allocate, release and share: the client's signed `ClientAction`.
+    /// For confirm, allocate, release, share, bid, openAuction and closeAuction: the signed `ClientAction`.
     public var signed: SignedRequest?
     /// For allocation: its id.
     public var allocation: String?
@@ -39,6 +42,14 @@ public struct RealmReply: Codable, Sendable {
     public var quote: Quote?
     public var allocation: Allocation?
     public var status: RealmStatus?
+    /// For bid.
+    public var receipt: SealedBidReceipt?
+    /// For openAuction.
+    public var notice: AuctionNotice?
+    /// For closeAuction.
+    public var cleared: AuctionRecord?
+    /// For auctions.
+    public var auctions: AuctionBook?
     public var error: RemoteError?
 
     public struct RemoteError: Codable, Sendable, Equatable {
@@ -74,7 +85,7 @@ public struct RealmStatus: Codable, Sendable, Equatable {
 public enum RealmErrorCode: String, Codable, Sendable {
     case invalidProperty, impossibleProperties, insufficientResources, unavailable, overLimit, overQuota
     case reservationExpired, quoteExpired, quoteMismatch, unknownAllocation, unknownResource, unknownNode
-    case notPermitted, alreadyGranted, allocationEnded, invalidEvent
+    case notPermitted, alreadyGranted, allocationEnded, invalidEvent, unknownAuction, auctionClosed
     /// A bad signature, an unknown or revoked key, a reused nonce.
     case invalidRequest
     /// The ledger's storage or chain failed.
@@ -102,6 +113,8 @@ extension RealmError {
             case .notPermitted: .notPermitted
             case .alreadyGranted: .alreadyGranted
             case .allocationEnded: .allocationEnded
+            case .unknownAuction: .unknownAuction
+            case .auctionClosed: .auctionClosed
             default: .invalidEvent
             }
         case .ledger(let error):
@@ -139,6 +152,15 @@ extension Realm {
                 reply.allocation = try await allocation(id)
             case .status:
                 reply.status = try await status()
+            case .bid, .openAuction, .closeAuction:
+                guard let signed = request.signed else { throw .badRequest("\(request.op.rawValue) needs \"signed\", the signed action") }
+                switch request.op {
+                case .bid: reply.receipt = try await bid(signed)
+                case .openAuction: reply.notice = try await openAuction(signed)
+                default: reply.cleared = try await closeAuction(signed)
+                }
+            case .auctions:
+                reply.auctions = try await auctionBook()
             }
         } catch {
             reply = RealmReply(id: request.id, ok: false, error: .init(code: error.code, message: error.description))

@@ -14,6 +14,13 @@ public enum ClientAction: Codable, Equatable, Sendable {
     case release(allocation: String)
     /// Share allocation `allocation` with other parties.
     case share(allocation: String, grants: [PartyRights])
+    /// A sealed bid (or, from a provider in a double auction, an ask) of `amount` micro-credits in auction
+    /// `auction`. The realm keeps it unseen until the auction closes, then writes it with this signature.
+    case bid(auction: String, side: BidSide, amount: Int64)
+    /// Open an auction (a key with the authority role).
+    case openAuction(AuctionNotice)
+    /// Close an auction at or after its closing time (a key with the authority role).
+    case closeAuction(auction: String)
 
     /// The canonical JSON the client signs.
     public var body: Data { canonicalJSON(self) }
@@ -99,6 +106,7 @@ public struct RealmState: LedgerState, Equatable {
             expected = (quote.client, .confirm(quote: quote.id))
         case .released(let id, let party): expected = (party, .release(allocation: id))
         case .groupShared(let id, let party, let grants): expected = (party, .share(allocation: id, grants: grants))
+        case .bidSealed(let auction, let side, let bid): expected = (bid.party, .bid(auction: auction, side: side, amount: bid.amount))
         default: expected = nil
         }
         let isOneStepAllocate: Bool
@@ -137,6 +145,9 @@ extension AllocationEvent {
         case .priceUpdated: "priceUpdated"
         case .powerReported: "powerReported"
         case .auctionCleared: "auctionCleared"
+        case .auctionOpened: "auctionOpened"
+        case .bidSealed: "bidSealed"
+        case .auctionClosed: "auctionClosed"
         }
         return "allocation." + name
     }

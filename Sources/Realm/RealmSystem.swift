@@ -68,6 +68,37 @@ public final class RealmSystem: Sendable {
         try await allocationReply(RealmRequest(id: nextID(), op: .allocation, allocation: id))
     }
 
+    /// Places a sealed bid (or, as a provider in a double auction, an ask) of `amount` micro-credits in
+    /// auction `auction`. No one sees it until the auction closes.
+    @discardableResult
+    public func bid(_ amount: Int64, in auction: String, side: BidSide = .bid) async throws(RealmError) -> SealedBidReceipt {
+        let reply = try await call(RealmRequest(id: nextID(), op: .bid, signed: sign(.bid(auction: auction, side: side, amount: amount))))
+        guard let receipt = reply.receipt else { throw .transport(endpoint: "realm", reason: "a bid reply without a receipt") }
+        return receipt
+    }
+
+    /// Opens an auction (this client's key must have the authority role).
+    @discardableResult
+    public func openAuction(_ notice: AuctionNotice) async throws(RealmError) -> AuctionNotice {
+        let reply = try await call(RealmRequest(id: nextID(), op: .openAuction, signed: sign(.openAuction(notice))))
+        guard let notice = reply.notice else { throw .transport(endpoint: "realm", reason: "an openAuction reply without its notice") }
+        return notice
+    }
+
+    /// Closes an auction whose closing time has passed, and returns what it cleared (authority role).
+    public func closeAuction(_ id: String) async throws(RealmError) -> AuctionRecord {
+        let reply = try await call(RealmRequest(id: nextID(), op: .closeAuction, signed: sign(.closeAuction(auction: id))))
+        guard let record = reply.cleared else { throw .transport(endpoint: "realm", reason: "a closeAuction reply without the clearing") }
+        return record
+    }
+
+    /// The open auctions (with how many sealed bids each holds) and the cleared ones.
+    public func auctions() async throws(RealmError) -> AuctionBook {
+        let reply = try await call(RealmRequest(id: nextID(), op: .auctions))
+        guard let book = reply.auctions else { throw .transport(endpoint: "realm", reason: "an auctions reply without the auctions") }
+        return book
+    }
+
     /// Releases allocation `id` before its window ends.
     @discardableResult
     public func release(_ id: String) async throws(RealmError) -> Allocation {

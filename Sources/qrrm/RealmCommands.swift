@@ -81,8 +81,9 @@ struct RealmCommand: AsyncParsableCommand {
         }
     }
 
-    /// Watches the nodes and reprices every `repriceEvery` (never when zero) until a graceful shutdown
-    /// (SIGTERM, SIGINT), then stops serving.
+    /// Watches the nodes, reprices every `repriceEvery` (never when zero) and closes auctions when they
+    /// are due (also those opened before a restart) until a graceful shutdown (SIGTERM, SIGINT), then stops
+    /// serving.
     struct RealmService: Service {
         let realm: Realm
         let links: NodeLinks
@@ -92,6 +93,9 @@ struct RealmCommand: AsyncParsableCommand {
         func run() async throws {
             await links.start()
             await withTaskGroup(of: Void.self) { group in
+                group.addTask { [realm] in
+                    repeat { _ = try? await realm.closeDueAuctions() } while (try? await Task.sleep(for: .seconds(1))) != nil
+                }
                 if repriceEvery > .zero {
                     group.addTask { [realm, repriceEvery] in
                         while (try? await Task.sleep(for: repriceEvery)) != nil {

@@ -1,0 +1,94 @@
+import Allocation
+import Foundation
+import Ledger
+import Quantities
+import Realm
+import Testing
+
+@Suite("The marketplace over the wire: sealed bids, kept unseen until the auction closes and clears")
+struct AuctionTests {
+    /// Polls `condition` every 50 ms for up to `seconds`.
+    func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    @Test("A second-price auction over ZeroMQ: bids stay sealed, the highest wins at the second price, the ledger proves it")
+    func vickreyOverTheWire() async throws {
+        let fixture = try await RealmFixture()
+        let carol = try LedgerSigningKey(id: "carol")
+        try await fixture.ledger.register(KeyRegistration(id: carol.id, publicKey: carol.publicKey, roles: [.client]))
+        let server = try RealmServer(realm: fixture.realm, endpoint: "tcp://127.0.0.1:*", security: .plaintext)
+        defer { server.stop() }
+        let operator_ = try RealmSystem(endpoint: server.endpoint, key: fixture.authority)
+        let alice = try RealmSystem(endpoint: server.endpoint, key: fixture.alice)
+        let bob = try RealmSystem(endpoint: server.endpoint, key: fixture.bob)
+        let carolSystem = try RealmSystem(endpoint: server.endpoint, key: carol)
+
+        let closes = Timestamp(nanosecondsSinceEpoch: Timestamp.now().nanosecondsSinceEpoch + 1_500_000_000)
+        let notice = AuctionNotice(id: "night-q3", kind: .vickrey, item: "node-a/q3, 22:00–06:00", seller: "node-a-lab", reserve: 100, closes: closes)
+        await expectRealmError(.invalidRequest, containing: "authority") { try await alice.openAuction(notice) }
+        try await operator_.openAuction(notice)
+        await expectRealmError(.invalidEvent, containing: "already used") { try await operator_.openAuction(notice) }
+
+        let receipt = try await alice.bid(500, in: "night-q3")
+        #expect(receipt.auction == "night-q3" && receipt.party == "alice" && receipt.side == .bid && receipt.closes == closes)
+        try await bob.bid(300, in: "night-q3")
+        try await bob.bid(350, in: "night-q3")  // replaces bob's first bid
+        try await carolSystem.bid(50, in: "night-q3")  // below the reserve
+        await expectRealmError(.invalidEvent, containing: "not asks") { try await bob.bid(10, in: "night-q3", side: .ask) }
+        await expectRealmError(.invalidEvent, containing: "below 0") { try await bob.bid(-1, in: "night-q3") }
+        await expectRealmError(.unknownAuction) { try await bob.bid(10, in: "no-such-auction") }
+        await expectRealmError(.invalidEvent, containing: "not before") { _ = try await operator_.closeAuction("night-q3") }
+
+        // Sealed: nothing of the bids is in the ledger, which anyone may read, before the auction closes.
+        let open = try await bob.auctions()
+        #expect(open.open.map(\.notice) == [notice] && open.open.first?.sealedBids == 3 && open.cleared.isEmpty)
+        #expect(try await fixture.store.entries(from: 0, limit: 10_000).allSatisfy { $0.kind != "allocation.bidSealed" })
+
+        // At its closing time the realm closes it by itself.
+        #expect(try await eventually(10) { try await bob.auctions().cleared.count == 1 })
+        let record = try #require(try await bob.auctions().cleared.first)
+        #expect(record.id == "night-q3")
+        #expect(record.trades == [Trade(buyer: "alice", seller: "node-a-lab", buyerPays: 350, sellerReceives: 350)])
+        let state = await fixture.realm.state
+        #expect(state.balances["alice"] == -350 && state.balances["node-a-lab"] == 350 && state.openAuctions.keys.isEmpty)
+        await expectRealmError(.unknownAuction) { try await alice.bid(900, in: "night-q3") }
+
+        // Each sealed bid is an entry carrying its party's signature; a replay gives the same state (once the
+        // closing group is stored: the writer applies a group before it stores it); all verifies.
+        #expect(try await eventually(5) {
+            try await LedgerReplica<RealmState>.replay(fixture.store).state == (await fixture.ledger.state)
+        })
+        let sealed = try await fixture.store.entries(from: 0, limit: 10_000).filter { $0.kind == "allocation.bidSealed" }
+        #expect(sealed.compactMap(\.request?.client) == ["alice", "bob", "carol"])
+        #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
+    }
+
+    @Test("A double auction: providers ask, clients bid, McAfee's rule trades at one price")
+    func doubleAuction() async throws {
+        let fixture = try await RealmFixture()
+        var systems: [String: RealmSystem] = ["alice": fixture.system(fixture.alice), "bob": fixture.system(fixture.bob)]
+        for name in ["carol", "lab-1", "lab-2", "lab-3"] {
+            let key = try LedgerSigningKey(id: name)
+            try await fixture.ledger.register(KeyRegistration(id: name, publicKey: key.publicKey, roles: [.client]))
+            systems[name] = fixture.system(key)
+        }
+        let authority = fixture.system(fixture.authority)
+        try await authority.openAuction(AuctionNotice(id: "qubit-hours", kind: .double, item: "qubit-hour",
+                                                     closes: Timestamp(nanosecondsSinceEpoch: Timestamp.now().nanosecondsSinceEpoch + 800_000_000)))
+        // Bids 10, 8, 6; asks 3, 5, 9: k = 2, p = ⌊(6 + 9) / 2⌋ = 7 lies in [5, 8], so two units trade at 7.
+        for (party, amount) in [("alice", 10), ("bob", 8), ("carol", 6)] { try await systems[party]!.bid(Int64(amount), in: "qubit-hours") }
+        for (party, amount) in [("lab-1", 3), ("lab-2", 5), ("lab-3", 9)] {
+            try await systems[party]!.bid(Int64(amount), in: "qubit-hours", side: .ask)
+        }
+        #expect(try await eventually(10) { try await authority.auctions().cleared.count == 1 })
+        let record = try #require(try await authority.auctions().cleared.first)
+        #expect(record.trades == [Trade(buyer: "alice", seller: "lab-1", buyerPays: 7, sellerReceives: 7),
+                                  Trade(buyer: "bob", seller: "lab-2", buyerPays: 7, sellerReceives: 7)])
+    }
+}
