@@ -76,41 +76,37 @@ struct RealmEndToEndTests {
         return try await condition()
     }
 
-    /// Reserves `qubit` on `node` for 60 s as a client with `keys`; returns the lease id.
-    static func reserve(_ qubit: String, at node: NodeEndpoints, as keys: CurveKeyPair) throws -> String {
+    /// Sends one command to `node`'s command endpoint as a client with `keys`; returns the decoded reply.
+    static func command(_ json: String, at node: NodeEndpoints, as keys: CurveKeyPair) throws -> [String: Any] {
         let context = try ZMQContext()
         defer { context.shutdown() }
         let socket = try context.socket(.req)
         try socket.set(.linger, .zero)
         try socket.makeCurveClient(serverKey: node.serverKey!, keys: keys)
         try socket.connect(node.commands!)
-        try socket.send(#"{"command": "reserve", "resources": ["\#(qubit)"], "ttl": "60s"}"#)
+        try socket.send(json)
         guard let frame = try socket.receiveFrame(wait: .timeout(.seconds(10))),
-              let reply = try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any],
-              let lease = (reply["result"] as? [String: Any])?["id"] as? String else { throw Failure("\(node.commands!) did not reserve \(qubit)") }
-        return lease
+              let reply = try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any] else { throw Failure("no reply from \(node.commands!)") }
+        return reply
+    }
+
+    /// Reserves `qubit` on `node` for `ttl` as a client with `keys`: the lease id, or the refusal's code.
+    static func reserve(_ qubit: String, at node: NodeEndpoints, as keys: CurveKeyPair, ttl: String = "60s") throws -> Result<String, Failure> {
+        let reply = try command(#"{"command": "reserve", "resources": ["\#(qubit)"], "ttl": "\#(ttl)"}"#, at: node, as: keys)
+        if let lease = (reply["result"] as? [String: Any])?["id"] as? String { return .success(lease) }
+        return .failure(Failure((reply["error"] as? [String: Any])?["code"] as? String ?? "no code"))
     }
 
     /// Asks node `node` to reserve `qubit` for a second, as a client with `keys`: whether it answered busy
     /// (someone holds it).
     static func isHeld(_ qubit: String, at node: NodeEndpoints, as keys: CurveKeyPair) throws -> Bool {
-        let context = try ZMQContext()
-        defer { context.shutdown() }
-        let socket = try context.socket(.req)
-        try socket.set(.linger, .zero)
-        try socket.makeCurveClient(serverKey: node.serverKey!, keys: keys)
-        let commands = node.commands!
-        try socket.connect(commands)
-        try socket.send(#"{"command": "reserve", "resources": ["\#(qubit)"], "ttl": "1s"}"#)
-        guard let frame = try socket.receiveFrame(wait: .timeout(.seconds(10))),
-              let reply = try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any] else { throw Failure("no reply from \(commands)") }
-        if reply["ok"] as? Bool == true {
-            let lease = (reply["result"] as? [String: Any])?["id"] as? String ?? ""
-            try socket.send(#"{"command": "release", "lease": "\#(lease)"}"#)
-            _ = try socket.receiveFrame(wait: .timeout(.seconds(10)))
+        switch try reserve(qubit, at: node, as: keys, ttl: "1s") {
+        case .success(let lease):
+            _ = try command(#"{"command": "release", "lease": "\#(lease)"}"#, at: node, as: keys)
             return false
+        case .failure(let refusal):
+            return "\(refusal)" == "busy"
         }
-        return (reply["error"] as? [String: Any])?["code"] as? String == "busy"
     }
 
     @Test("Allocate, use and release across three nodes; a node killed mid-allocation is lost and never granted twice; a retired qubit is reset by its node")
@@ -214,7 +210,7 @@ struct RealmEndToEndTests {
         let retired = try #require(third.resources.first)
         let host = try #require(nodes.first { retired.hasPrefix($0.name + "/") })
         #expect(try await Self.eventually(10) { try !Self.isHeld("q0", at: host.endpoints, as: otherClient) })
-        let lease = try Self.reserve("q0", at: host.endpoints, as: otherClient)
+        let lease = try Self.reserve("q0", at: host.endpoints, as: otherClient).get()
         #expect(try Self.isHeld("q0", at: host.endpoints, as: realmKeys))
         try await realm.record(.retired(resource: retired))
         let reported = try await Self.eventually(15) {

@@ -3,10 +3,18 @@ import Foundation
 import Ledger
 import Quantities
 import Realm
+import Synchronization
 import Testing
 
 @Suite("The marketplace over the wire: sealed bids, kept unseen until the auction closes and clears")
 struct AuctionTests {
+    /// The wall clock plus an offset the test moves forward: auctions close an hour out, whatever the load.
+    final class Clock: Sendable {
+        private let offset = Mutex<Int64>(0)
+        func now() -> Timestamp { Timestamp(nanosecondsSinceEpoch: Timestamp.now().nanosecondsSinceEpoch + offset.withLock { $0 }) }
+        func advance(hours: Int64) { offset.withLock { $0 += hours * 3_600_000_000_000 } }
+    }
+
     /// Polls `condition` every 50 ms for up to `seconds`.
     func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
         let end = Date().addingTimeInterval(seconds)
@@ -19,7 +27,8 @@ struct AuctionTests {
 
     @Test("A second-price auction over ZeroMQ: bids stay sealed, the highest wins at the second price, the ledger proves it")
     func vickreyOverTheWire() async throws {
-        let fixture = try await RealmFixture()
+        let clock = Clock()
+        let fixture = try await RealmFixture(clock: clock.now)
         let carol = try LedgerSigningKey(id: "carol")
         try await fixture.ledger.register(KeyRegistration(id: carol.id, publicKey: carol.publicKey, roles: [.client]))
         let server = try RealmServer(realm: fixture.realm, endpoint: "tcp://127.0.0.1:*", security: .plaintext)
@@ -29,7 +38,7 @@ struct AuctionTests {
         let bob = try RealmSystem(endpoint: server.endpoint, key: fixture.bob)
         let carolSystem = try RealmSystem(endpoint: server.endpoint, key: carol)
 
-        let closes = Timestamp(nanosecondsSinceEpoch: Timestamp.now().nanosecondsSinceEpoch + 1_500_000_000)
+        let closes = Timestamp(nanosecondsSinceEpoch: clock.now().nanosecondsSinceEpoch + 3_600_000_000_000)
         let notice = AuctionNotice(id: "night-q3", kind: .vickrey, item: "node-a/q3, 22:00–06:00", seller: "node-a-lab", reserve: 100, closes: closes)
         await expectRealmError(.invalidRequest, containing: "authority") { try await alice.openAuction(notice) }
         try await operator_.openAuction(notice)
@@ -50,9 +59,10 @@ struct AuctionTests {
         #expect(open.open.map(\.notice) == [notice] && open.open.first?.sealedBids == 3 && open.cleared.isEmpty)
         #expect(try await fixture.store.entries(from: 0, limit: 10_000).allSatisfy { $0.kind != "allocation.bidSealed" })
 
-        // At its closing time the realm closes it by itself.
-        #expect(try await eventually(10) { try await bob.auctions().cleared.count == 1 })
-        let record = try #require(try await bob.auctions().cleared.first)
+        // At its closing time the authority closes it (`qrrm realm serve` does, every second).
+        clock.advance(hours: 2)
+        let record = try await operator_.closeAuction("night-q3")
+        #expect(try await bob.auctions().cleared == [record])
         #expect(record.id == "night-q3")
         #expect(record.trades == [Trade(buyer: "alice", seller: "node-a-lab", buyerPays: 350, sellerReceives: 350)])
         let state = await fixture.realm.state
@@ -71,7 +81,8 @@ struct AuctionTests {
 
     @Test("A double auction: providers ask, clients bid, McAfee's rule trades at one price")
     func doubleAuction() async throws {
-        let fixture = try await RealmFixture()
+        let clock = Clock()
+        let fixture = try await RealmFixture(clock: clock.now)
         var systems: [String: RealmSystem] = ["alice": fixture.system(fixture.alice), "bob": fixture.system(fixture.bob)]
         for name in ["carol", "lab-1", "lab-2", "lab-3"] {
             let key = try LedgerSigningKey(id: name)
@@ -80,14 +91,16 @@ struct AuctionTests {
         }
         let authority = fixture.system(fixture.authority)
         try await authority.openAuction(AuctionNotice(id: "qubit-hours", kind: .double, item: "qubit-hour",
-                                                     closes: Timestamp(nanosecondsSinceEpoch: Timestamp.now().nanosecondsSinceEpoch + 800_000_000)))
+                                                     closes: Timestamp(nanosecondsSinceEpoch: clock.now().nanosecondsSinceEpoch + 3_600_000_000_000)))
         // Bids 10, 8, 6; asks 3, 5, 9: k = 2, p = ⌊(6 + 9) / 2⌋ = 7 lies in [5, 8], so two units trade at 7.
         for (party, amount) in [("alice", 10), ("bob", 8), ("carol", 6)] { try await systems[party]!.bid(Int64(amount), in: "qubit-hours") }
         for (party, amount) in [("lab-1", 3), ("lab-2", 5), ("lab-3", 9)] {
             try await systems[party]!.bid(Int64(amount), in: "qubit-hours", side: .ask)
         }
-        #expect(try await eventually(10) { try await authority.auctions().cleared.count == 1 })
-        let record = try #require(try await authority.auctions().cleared.first)
+        #expect(try await fixture.realm.closeDueAuctions().isEmpty)
+        clock.advance(hours: 2)
+        let record = try #require(try await fixture.realm.closeDueAuctions().first)
+        #expect(try await authority.auctions().cleared == [record])
         #expect(record.trades == [Trade(buyer: "alice", seller: "lab-1", buyerPays: 7, sellerReceives: 7),
                                   Trade(buyer: "bob", seller: "lab-2", buyerPays: 7, sellerReceives: 7)])
     }

@@ -14,7 +14,8 @@ struct RealmFixture {
     let ledger: Ledger<RealmState>
     let realm: Realm
 
-    init(postgres: Bool = false, nodes: [(id: String, qubits: Int, coherence: Duration)] = [("node-a", 4, .milliseconds(1)), ("node-b", 4, .microseconds(200))]) async throws {
+    init(postgres: Bool = false, nodes: [(id: String, qubits: Int, coherence: Duration)] = [("node-a", 4, .milliseconds(1)), ("node-b", 4, .microseconds(200))],
+         clock: @escaping @Sendable () -> Timestamp = { .now() }) async throws {
         if postgres {
             guard let url = ProcessInfo.processInfo.environment["QRRM_TEST_POSTGRES_URL"], !url.isEmpty else {
                 throw MissingPostgres()
@@ -29,11 +30,11 @@ struct RealmFixture {
         alice = try LedgerSigningKey(id: "alice")
         bob = try LedgerSigningKey(id: "bob")
         try await Ledger<RealmState>.create(realm: "test-realm", in: store, authority: authority)
-        ledger = try await Ledger<RealmState>(store: store, signer: authority)
+        ledger = try await Ledger<RealmState>(store: store, signer: authority, clock: clock)
         for client in [alice, bob] {
             try await ledger.register(KeyRegistration(id: client.id, publicKey: client.publicKey, roles: [.client]))
         }
-        realm = Realm(ledger: ledger)
+        realm = Realm(ledger: ledger, clock: clock)
         for node in nodes {
             try await realm.record(.nodeAnnounced(Self.announcement(node.id, qubits: node.qubits, coherence: node.coherence)))
         }
