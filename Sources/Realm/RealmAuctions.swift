@@ -93,11 +93,19 @@ extension Realm {
         guard now() >= open.notice.closes else {
             throw .allocation(.invalidEvent(reason: "auction \(id) closes at \(open.notice.closes), not before"))
         }
-        let sealed = (sealedBids.removeValue(forKey: id) ?? [:]).sorted { ($0.key.side, $0.key.party) < ($1.key.side, $1.key.party) }
-        for (key, entry) in sealed {
+        var sealed = (sealedBids.removeValue(forKey: id) ?? [:]).sorted { ($0.key.side, $0.key.party) < ($1.key.side, $1.key.party) }
+        while let (key, entry) = sealed.first {
             let event = AllocationEvent.bidSealed(auction: id, side: key.side, bid: SealedBid(party: key.party, amount: entry.amount))
-            // A bid whose key was revoked or whose nonce was used meanwhile is left out, not the auction.
-            _ = try? await submit(event, request: entry.signed, action: entry.action) { _ in () }
+            do {
+                _ = try await submit(event, request: entry.signed, action: entry.action) { _ in () }
+            } catch where error.code == .invalidRequest {
+                // A bid whose key was revoked or whose nonce was used meanwhile is left out, not the auction.
+            } catch {
+                // The ledger failed: keep the bids not yet written for the next attempt to close.
+                sealedBids[id, default: [:]].merge(sealed.map { ($0.key, $0.value) }) { kept, _ in kept }
+                throw error
+            }
+            sealed.removeFirst()
         }
         let record = try await submit(.auctionClosed(auction: id), request: nil, action: nil) { state in
             state.allocation.auctions.last { $0.id == id }
