@@ -179,13 +179,14 @@ public final class NodeLinks: Sendable {
         }
     }
 
-    /// The allocation contract's view of a node's announcement: each qubit with advertised properties.
+    /// The allocation contract's view of a node's announcement: each resource with advertised properties, as
+    /// the particle type it is advertised as (a qubit when the node names none).
     static func announcement(_ wire: WireNodeAnnouncement, location: String) -> NodeAnnouncement {
         NodeAnnouncement(node: wire.nodeID, location: location, resources: wire.qubits.compactMap { qubit in
             let values = Dictionary(qubit.properties.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
             guard let coherence = values["coherenceTime"], let fidelity = values["fidelity"], coherence > 0 else { return nil }
             return AnnouncedResource(
-                id: "\(wire.nodeID)/\(qubit.id)", type: .qubit,
+                id: "\(wire.nodeID)/\(qubit.id)", type: qubit.particleType.isEmpty ? .qubit : ParticleType(qubit.particleType),
                 properties: ResourceProperties(coherenceTimeNanoseconds: Int64((coherence * 1e9).rounded()), fidelity: fidelity,
                                                entanglementReady: (values["entanglementReady"] ?? 0) != 0))
         })

@@ -143,7 +143,9 @@ public final class Node: Sendable {
         }
     }
 
-    static func announcement(_ station: Station) -> WireNodeAnnouncement {
+    /// What a node on `station` announces on telemetry (and in every snapshot): its instruments, channels, and
+    /// the qubits and other particles it offers, each with its particle type and advertised properties.
+    public static func announcement(_ station: Station) -> WireNodeAnnouncement {
         var announcement = WireNodeAnnouncement()
         announcement.nodeID = station.node
         announcement.instruments = station.instruments.map { entry in
@@ -154,30 +156,32 @@ public final class Node: Sendable {
             return info
         }
         announcement.qubits = station.qubits.map { qubit in
-            var wire = WireQubit()
-            wire.id = qubit.name
-            var rabi = WireQuantity()
-            rabi.name = "rabiPerVolt"
-            rabi.value = qubit.rabiPerVolt
-            rabi.unit = "Hz/V"
-            var pi = WireQuantity()
-            pi.name = "piPulse"
-            pi.value = qubit.piPulse
-            pi.unit = "s"
-            wire.properties = [rabi, pi]
-            if let advertised = qubit.advertised {
-                for (name, value, unit) in [("coherenceTime", advertised.coherenceTime, "s"), ("fidelity", advertised.fidelity, ""),
-                                            ("entanglementReady", advertised.entanglementReady ? 1 : 0, "")] {
-                    var quantity = WireQuantity()
-                    quantity.name = name
-                    quantity.value = value
-                    quantity.unit = unit
-                    wire.properties.append(quantity)
-                }
-            }
-            return wire
-        }
+            Self.wireResource(qubit.name, advertised: qubit.advertised,
+                              [("rabiPerVolt", qubit.rabiPerVolt, "Hz/V"), ("piPulse", qubit.piPulse, "s")])
+        } + station.particles.map { Self.wireResource($0.name, advertised: $0.advertised, []) }
         return announcement
+    }
+
+    /// One announced resource: its own quantities, then what it is advertised as (type, coherence time,
+    /// fidelity, entanglement readiness).
+    private static func wireResource(_ name: String, advertised: Station.Advertised?,
+                                     _ quantities: [(String, Double, String)]) -> WireQubit {
+        var wire = WireQubit()
+        wire.id = name
+        var all = quantities
+        if let advertised {
+            wire.particleType = advertised.type
+            all += [("coherenceTime", advertised.coherenceTime, "s"), ("fidelity", advertised.fidelity, ""),
+                    ("entanglementReady", advertised.entanglementReady ? 1 : 0, "")]
+        }
+        wire.properties = all.map { name, value, unit in
+            var quantity = WireQuantity()
+            quantity.name = name
+            quantity.value = value
+            quantity.unit = unit
+            return quantity
+        }
+        return wire
     }
 
     /// Whether experiments may run now: no interlock tripped and the admission channel within its limit.

@@ -148,7 +148,7 @@ struct CommandServerTests {
         (#"{"command": "acknowledge", "interlock": "nope"}"#, .unknownResource, "no interlock"),
         (#"{"command": "start", "experiment": "cpmgSweep", "qubit": "q0"}"#, .failed, "runs no experiments"),
         (#"{"command": "reset"}"#, .badRequest, "reset needs \"qubit\""),
-        (#"{"command": "reset", "qubit": "q9"}"#, .unknownResource, "no qubit \"q9\""),
+        (#"{"command": "reset", "qubit": "q9"}"#, .unknownResource, "no qubit or particle \"q9\""),
     ])
     func badRequests(json: String, code: CommandFailure.Code, fragment: String) throws {
         let f = try Fixture()

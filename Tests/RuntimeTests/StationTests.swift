@@ -40,6 +40,39 @@ struct StationTests {
         #expect(station.run[1].qubit == "q0" && station.run[1].parameters["pulses"]?.items == ["1", "2", "4", "8", "16"])
     }
 
+    @Test("Qubits and other particles are announced as the particle type they are advertised as")
+    func particleTypes() throws {
+        let text = try Self.mutated("advertise: {coherence: 150us,", "advertise: {type: qudit, coherence: 150us,")
+            + "\nparticles:\n  - {name: spdc0, advertise: {type: photon-pair, coherence: 20us, fidelity: 0.93, entanglementReady: true}}\n"
+        let station = try Station(yaml: text, file: Self.demo)
+        #expect(station.qubits.first?.advertised?.type == "qudit")
+        let spdc0 = try #require(station.particles.first)
+        #expect(station.particles.count == 1 && spdc0.name == "spdc0" && spdc0.advertised.type == "photon-pair")
+        #expect(spdc0.advertised.coherenceTime == 20e-6 && spdc0.advertised.fidelity == 0.93 && spdc0.advertised.entanglementReady)
+        let announced = Node.announcement(station).qubits
+        #expect(announced.map(\.id) == ["q0", "spdc0"] && announced.map(\.particleType) == ["qudit", "photon-pair"])
+        let spdc = Dictionary(uniqueKeysWithValues: announced[1].properties.map { ($0.name, $0.value) })
+        #expect(spdc == ["coherenceTime": 20e-6, "fidelity": 0.93, "entanglementReady": 1])
+        // Without a type, a qubit is announced as one.
+        #expect(Node.announcement(try Station(contentsOf: Self.demo)).qubits.map(\.particleType) == ["qubit"])
+    }
+
+    @Test("A malformed particle names its line and key", arguments: [
+        ("{name: q0, advertise: {coherence: 1us, fidelity: 0.9}}", "particles[0].name", "already the name"),
+        ("{name: ls372, advertise: {coherence: 1us, fidelity: 0.9}}", "particles[0].name", "already the name"),
+        ("{name: spdc0}", "particles[0].advertise", "missing"),
+        ("{name: spdc0, advertise: {type: photon pair, coherence: 1us, fidelity: 0.9}}", "particles[0].advertise.type", "letters, digits and -"),
+        ("{name: spdc0, advertise: {coherence: 0us, fidelity: 0.9}}", "particles[0].advertise.coherence", "positive"),
+        ("{name: spdc0, colour: red, advertise: {coherence: 1us, fidelity: 0.9}}", "particles[0].colour", "unknown key"),
+    ])
+    func malformedParticle(entry: String, keyPath: String, fragment: String) throws {
+        let text = try String(contentsOf: Self.demo, encoding: .utf8) + "\nparticles:\n  - \(entry)\n"
+        #expect { try Station(yaml: text, file: Self.demo) } throws: { error in
+            guard let error = error as? ProfileError else { return false }
+            return error.keyPath == keyPath && error.message.contains(fragment) && error.line == text.components(separatedBy: "\n").count - 1
+        }
+    }
+
     /// The demo file with `old` replaced by `new`.
     static func mutated(_ old: String, _ new: String) throws -> String {
         let text = try String(contentsOf: demo, encoding: .utf8)

@@ -156,6 +156,7 @@ public final class CommandServer: Sendable {
                 "qubits": .array(station.qubits.map { q in
                     .object(["name": .string(q.name), "generator": .string(q.generator), "readout": .string(q.readout)])
                 }),
+                "particles": .array(station.particles.map { p in .object(["name": .string(p.name), "type": .string(p.advertised.type)]) }),
                 "instruments": .array(station.instruments.map { i in
                     .object(["id": .string(i.id), "model": .string(i.kind.rawValue), "resource": .string(i.resource.description)])
                 }),
@@ -182,9 +183,9 @@ public final class CommandServer: Sendable {
             ])
         case "reserve":
             let resources = try required(request.resources, "resources", "reserve")
-            let known = Set(station.qubits.map(\.name) + station.instruments.map(\.id) + station.channels.map(\.name))
+            let known = Set(station.qubits.map(\.name) + station.particles.map(\.name) + station.instruments.map(\.id) + station.channels.map(\.name))
             if let unknown = resources.first(where: { !known.contains($0) }) {
-                throw CommandFailure(.unknownResource, "no resource \"\(unknown)\"; reserve qubits, instruments or channels: \(known.sorted().joined(separator: ", "))")
+                throw CommandFailure(.unknownResource, "no resource \"\(unknown)\"; reserve qubits, particles, instruments or channels: \(known.sorted().joined(separator: ", "))")
             }
             return JSONValue.encoding(try leases.reserve(resources, owner: owner, ttl: try ttl(request.ttl, "reserve")))
         case "renew":
@@ -221,12 +222,15 @@ public final class CommandServer: Sendable {
             try experiments.stop(run: try required(request.run, "run", "stop"), owner: owner)
             return .object([:])
         case "reset":
-            // The safe disposal of a retired qubit: no lease holds it, nothing runs on it, nothing drives it.
+            // The safe disposal of a retired qubit (or particle): no lease holds it, nothing runs on it, nothing drives it.
             let qubit = try required(request.qubit, "qubit", "reset")
-            guard station.qubits.contains(where: { $0.name == qubit }) else { throw CommandFailure(.unknownResource, "no qubit \"\(qubit)\"") }
+            let isQubit = station.qubits.contains { $0.name == qubit }
+            guard isQubit || station.particles.contains(where: { $0.name == qubit }) else {
+                throw CommandFailure(.unknownResource, "no qubit or particle \"\(qubit)\"")
+            }
             let ended = leases.end(holding: qubit)
             experiments?.stopRuns(on: [qubit])
-            let outputs = try experiments?.disableDrive(of: qubit) ?? []
+            let outputs = isQubit ? try experiments?.disableDrive(of: qubit) ?? [] : []
             logger.notice("\(qubit) reset for \(owner): leases \(ended.map(\.id)) ended, drive outputs \(outputs) off")
             return .object(["qubit": .string(qubit), "leasesEnded": .array(ended.map { .string($0.id) }),
                             "outputsOff": .array(outputs.map { .number(Double($0)) })])

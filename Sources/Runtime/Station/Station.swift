@@ -117,12 +117,22 @@ public struct Station: Sendable {
         public var advertised: Advertised?
     }
 
-    /// A qubit's advertised properties: the coherence time and fidelity the lab stands behind, and whether
-    /// it can take part in entanglement. The realm allocates by them and reclassifies when measurements fall short.
+    /// A resource's advertised properties: the particle type the realm allocates it as, the coherence time
+    /// and fidelity the lab stands behind, and whether it can take part in entanglement. The realm allocates
+    /// by them and reclassifies when measurements fall short.
     public struct Advertised: Sendable, Equatable {
+        /// "qubit", "qudit", "photon-pair" or another type's name.
+        public var type: String
         public var coherenceTime: Double
         public var fidelity: Double
         public var entanglementReady: Bool
+    }
+
+    /// A particle the node hosts but does not drive as a qubit (a photon-pair source, say): announced to the
+    /// realm, and reservable on the command endpoint, under its name.
+    public struct ParticleEntry: Sendable, Equatable {
+        public var name: String
+        public var advertised: Advertised
     }
 
     public enum Severity: String, Sendable, CaseIterable { case info, warning, error, critical }
@@ -186,6 +196,8 @@ public struct Station: Sendable {
     public var channels: [ChannelEntry]
     public var lines: [LineEntry]
     public var qubits: [QubitEntry]
+    /// The other particles the node offers the realm.
+    public var particles: [ParticleEntry]
     public var interlocks: [InterlockEntry]
     public var safeState: [SafeAction]
     public var admission: Admission?
@@ -260,8 +272,8 @@ public struct RunStep: Sendable {
 
 extension Station {
     static let topKeys = [
-        "node", "emulator", "telemetry", "commands", "loop", "instruments", "channels", "lines", "qubits", "interlocks",
-        "safeState", "admission", "run",
+        "node", "emulator", "telemetry", "commands", "loop", "instruments", "channels", "lines", "qubits", "particles",
+        "interlocks", "safeState", "admission", "run",
     ]
 
     /// Reads and validates the station file at `url`. Errors name the file, line, column and key.
@@ -338,6 +350,15 @@ extension Station {
             let entry = try Self.qubit(item, instruments: instrumentsByID)
             guard qubitNames.insert(entry.name).inserted else { throw try item.mapping(allowed: ["name"] + Self.qubitKeys).required("name").error("duplicate qubit \"\(entry.name)\"") }
             return entry
+        }
+        var particleNames = qubitNames
+        particles = try (top.optional("particles")?.list() ?? []).map { (item) throws(ProfileError) in
+            let m = try item.mapping(allowed: ["name", "advertise"])
+            let name = try m.required("name").string()
+            guard !name.isEmpty, !name.contains("/"), !ids.contains(name), particleNames.insert(name).inserted else {
+                throw try m.required("name").error("\"\(name)\" is empty, has a /, or is already the name of a qubit, particle or instrument")
+            }
+            return ParticleEntry(name: name, advertised: try Self.advertised(try m.required("advertise")))
         }
         let channelUnits = Dictionary(uniqueKeysWithValues: channels.map { ($0.name, $0.reading.unit) }), lineByName = Dictionary(uniqueKeysWithValues: lines.map { ($0.name, $0) })
         safeState = try (top.optional("safeState")?.list() ?? []).map { (item) throws(ProfileError) in
@@ -476,6 +497,20 @@ extension Station {
 
     static let qubitKeys = ["drive", "readout", "advertise"]
 
+    /// `{type: qudit, coherence: 150us, fidelity: 0.97, entanglementReady: false}`; the type is "qubit" unless given.
+    static func advertised(_ value: YAMLValue) throws(ProfileError) -> Advertised {
+        let a = try value.mapping(allowed: ["type", "coherence", "fidelity", "entanglementReady"])
+        let type = try a.optional("type")?.string() ?? "qubit"
+        guard !type.isEmpty, type.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+            throw try a.required("type").error("a particle type is a name of letters, digits and -, such as qubit, qudit or photon-pair")
+        }
+        let coherence = try a.required("coherence")
+        let seconds = try coherence.quantity(TimeDimension.self).siValue
+        guard seconds > 0 else { throw coherence.error("expected a positive coherence time, e.g. 80us") }
+        return Advertised(type: type, coherenceTime: seconds, fidelity: try a.required("fidelity").fraction(),
+                          entanglementReady: try a.optional("entanglementReady")?.boolean() ?? false)
+    }
+
     static func qubit(_ item: YAMLValue, instruments: [String: InstrumentEntry]) throws(ProfileError) -> QubitEntry {
         let m = try item.mapping(allowed: ["name"] + qubitKeys)
         let drive = try m.required("drive").mapping(allowed: ["generator", "i", "q", "sampleRate", "rabiPerVolt", "piPulse"])
@@ -499,14 +534,7 @@ extension Station {
             guard f.ground + f.excited > 1 else { throw value.error("assignment fidelities must sum to more than 1, got \(f.ground) + \(f.excited)") }
             return f
         }
-        let advertised = try m.optional("advertise").map { (value) throws(ProfileError) -> Advertised in
-            let a = try value.mapping(allowed: ["coherence", "fidelity", "entanglementReady"])
-            let coherence = try a.required("coherence")
-            let seconds = try coherence.quantity(TimeDimension.self).siValue
-            guard seconds > 0 else { throw coherence.error("expected a positive coherence time, e.g. 80us") }
-            return Advertised(coherenceTime: seconds, fidelity: try a.required("fidelity").fraction(),
-                              entanglementReady: try a.optional("entanglementReady")?.boolean() ?? false)
-        }
+        let advertised = try m.optional("advertise").map(Self.advertised)
         return QubitEntry(
             name: try m.required("name").string(), generator: generator,
             iChannel: try drive.optional("i")?.integer(in: 1...8) ?? 1, qChannel: try drive.optional("q")?.integer(in: 1...8) ?? 2,

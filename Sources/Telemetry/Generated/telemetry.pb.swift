@@ -306,6 +306,8 @@ public nonisolated struct WireQuantity: Sendable {
   public init() {}
 }
 
+/// A resource the node offers: a qubit it drives, or another particle it hosts (a qudit, a photon-pair
+/// source, …). The message keeps its first name; particle_type says which.
 public nonisolated struct WireQubit: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -315,6 +317,9 @@ public nonisolated struct WireQubit: Sendable {
 
   /// T1, T2, frequency, readout fidelity, …
   public var properties: [WireQuantity] = []
+
+  /// What the realm allocates it as: "qubit" (also when empty), "qudit", "photon-pair" or another type's name.
+  public var particleType: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1056,7 +1061,7 @@ nonisolated extension WireQuantity: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension WireQubit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Qubit"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}properties\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}properties\0\u{3}particle_type\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1066,6 +1071,7 @@ nonisolated extension WireQubit: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.properties) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.particleType) }()
       default: break
       }
     }
@@ -1078,12 +1084,16 @@ nonisolated extension WireQubit: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     if !self.properties.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.properties, fieldNumber: 2)
     }
+    if !self.particleType.isEmpty {
+      try visitor.visitSingularStringField(value: self.particleType, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: WireQubit, rhs: WireQubit) -> Bool {
     if lhs.id != rhs.id {return false}
     if lhs.properties != rhs.properties {return false}
+    if lhs.particleType != rhs.particleType {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
