@@ -126,6 +126,15 @@ extension Realm {
             cleared: state.auctions)
     }
 
+    /// Retires a resource for good: `signed` is an authority's signed `ClientAction.retire`. Its node resets it
+    /// (`NodeLinks`), and the realm records that.
+    public func retire(_ signed: SignedRequest) async throws(RealmError) -> LedgerEntry {
+        guard case .retire(let resource) = try await authorityAction(in: signed) else {
+            throw .badRequest("retire needs a signed {\"retire\": {\"resource\": …}} action")
+        }
+        return try await record(.retired(resource: resource))
+    }
+
     /// The action in `signed`, once its signature verifies against a registered key with the authority role.
     private func authorityAction(in signed: SignedRequest) async throws(RealmError) -> ClientAction {
         let action = try Self.action(in: signed)

@@ -6,11 +6,12 @@ import Ledger
 /// `{"id": "7", "op": "quote", "client": "alice", "request": {…}}`,
 /// `{"id": "8", "op": "confirm", "signed": {"client": "alice", "nonce": 1, "body": …, "signature": …}}`.
 /// The marketplace: `bid` (a party's signed `ClientAction.bid`), `openAuction` and `closeAuction` (an
-/// authority's signed action), and `auctions` (the open and cleared auctions).
+/// authority's signed action), and `auctions` (the open and cleared auctions). `retire`: an authority's
+/// signed action that takes a resource out of service.
 public struct RealmRequest: Codable, Sendable {
     public enum Operation: String, Codable, Sendable {
         case quote, confirm, allocate, release, share, allocation, status
-        case bid, openAuction, closeAuction, auctions
+        case bid, openAuction, closeAuction, auctions, retire
     }
 
     public var id: String
@@ -44,6 +45,8 @@ public struct RealmReply: Codable, Sendable {
     public var status: RealmStatus?
     /// For bid.
     public var receipt: SealedBidReceipt?
+    /// For retire: the sequence number of the ledger entry that retired the resource.
+    public var sequence: Int64?
     /// For openAuction.
     public var notice: AuctionNotice?
     /// For closeAuction.
@@ -152,11 +155,12 @@ extension Realm {
                 reply.allocation = try await allocation(id)
             case .status:
                 reply.status = try await status()
-            case .bid, .openAuction, .closeAuction:
+            case .bid, .openAuction, .closeAuction, .retire:
                 guard let signed = request.signed else { throw .badRequest("\(request.op.rawValue) needs \"signed\", the signed action") }
                 switch request.op {
                 case .bid: reply.receipt = try await bid(signed)
                 case .openAuction: reply.notice = try await openAuction(signed)
+                case .retire: reply.sequence = try await retire(signed).sequence
                 default: reply.cleared = try await closeAuction(signed)
                 }
             case .auctions:

@@ -21,6 +21,8 @@ public enum ClientAction: Codable, Equatable, Sendable {
     case openAuction(AuctionNotice)
     /// Close an auction at or after its closing time (a key with the authority role).
     case closeAuction(auction: String)
+    /// Take a resource out of service for good; its node resets it (a key with the authority role).
+    case retire(resource: String)
 
     /// The canonical JSON the client signs.
     public var body: Data { canonicalJSON(self) }

@@ -99,6 +99,15 @@ public final class RealmSystem: Sendable {
         return book
     }
 
+    /// Takes resource `id` out of service for good; its node resets it (this client's key must have the
+    /// authority role). Returns the sequence number of the ledger entry that retired it.
+    @discardableResult
+    public func retire(_ id: String) async throws(RealmError) -> Int64 {
+        let reply = try await call(RealmRequest(id: nextID(), op: .retire, signed: sign(.retire(resource: id))))
+        guard let sequence = reply.sequence else { throw .transport(endpoint: "realm", reason: "a retire reply without its entry") }
+        return sequence
+    }
+
     /// Releases allocation `id` before its window ends.
     @discardableResult
     public func release(_ id: String) async throws(RealmError) -> Allocation {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Ledger
 import Logging
+import Quantities
 import Realm
 import ServiceLifecycle
 
@@ -10,7 +11,7 @@ import ServiceLifecycle
 struct RealmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "realm", abstract: "Serve a realm over its nodes, or allocate from one.",
-        subcommands: [Serve.self, Allocate.self, Release.self, Status.self])
+        subcommands: [Serve.self, Allocate.self, Release.self, Status.self, Retire.self, AuctionCommand.self])
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -115,11 +116,7 @@ struct RealmCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Ask the realm for a quote and (with --confirm) accept it; prints JSON.")
 
-        @Option(name: .long, help: "The realm's endpoint.")
-        var endpoint = "tcp://127.0.0.1:6100"
-
-        @Option(name: .long, help: "Your private key file (registered as a client).")
-        var key: String
+        @OptionGroup var client: RealmClientOptions
 
         @Option(name: .customLong("particles"), help: "Types and counts, e.g. qubit=50,qudit=10,photon-pair=15.")
         var particles = "qubit=1"
@@ -148,8 +145,6 @@ struct RealmCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Confirm the quote.")
         var confirm = false
 
-        @OptionGroup var curve: CurveClientOptions
-
         func run() async throws {
             var counts: [ParticleType: Int] = [:]
             for part in particles.split(separator: ",") {
@@ -164,8 +159,7 @@ struct RealmCommand: AsyncParsableCommand {
             let start: TimestampText? = at.map { TimestampText($0) }
             let request = AllocationRequest(particleTypes: counts, properties: minimums, purpose: purpose, priority: priority,
                                             duration: DurationText(duration), reservationTime: start)
-            let system = try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key), security: try curve.security())
-            let pending = try await system.allocateQuantumParticles(request)
+            let pending = try await client.system().allocateQuantumParticles(request)
             if confirm {
                 printJSON(try await pending.confirm().allocation)
             } else {
@@ -177,20 +171,110 @@ struct RealmCommand: AsyncParsableCommand {
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Release an allocation; prints it as JSON.")
 
-        @Option(name: .long, help: "The realm's endpoint.")
-        var endpoint = "tcp://127.0.0.1:6100"
-
-        @Option(name: .long, help: "Your private key file.")
-        var key: String
+        @OptionGroup var client: RealmClientOptions
 
         @Argument(help: "The allocation, e.g. alloc-3.")
         var allocation: String
 
-        @OptionGroup var curve: CurveClientOptions
+        func run() async throws {
+            printJSON(try await client.system().release(allocation))
+        }
+    }
+
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a resource out of service for good (an authority's key); its node resets it.")
+
+        @OptionGroup var client: RealmClientOptions
+
+        @Argument(help: "The resource, e.g. node-1/q0.")
+        var resource: String
 
         func run() async throws {
-            let system = try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key), security: try curve.security())
-            printJSON(try await system.release(allocation))
+            let sequence = try await client.system().retire(resource)
+            print("retired \(resource) as entry \(sequence); its node is asked to reset it")
+        }
+    }
+
+    /// `qrrm realm auction …`: sealed-bid auctions.
+    struct AuctionCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "auction", abstract: "Open, bid in, close and list sealed-bid auctions.",
+            subcommands: [Open.self, Bid.self, Close.self, List.self])
+
+        struct Open: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Open an auction (an authority's key); prints its notice.")
+
+            @OptionGroup var client: RealmClientOptions
+
+            @Option(name: .long, help: "The auction's id, e.g. night-q3.")
+            var id: String
+
+            @Option(name: .long, help: "vickrey (one item, second price) or double (units; providers ask, clients bid).")
+            var kind: String
+
+            @Option(name: .long, help: "What is sold (vickrey) or what one unit is (double), e.g. qubit-hour.")
+            var item: String
+
+            @Option(name: .long, help: "Who sells the item (vickrey).")
+            var seller: String?
+
+            @Option(name: .long, help: "The least the seller accepts, in micro-credits (vickrey).")
+            var reserve: Int64 = 0
+
+            @Option(name: .long, help: "When bidding ends, RFC 3339, e.g. 2026-12-08T22:00:00Z.")
+            var closes: String
+
+            func run() async throws {
+                guard let kind = AuctionNotice.Kind(rawValue: kind) else { throw ValidationError("--kind \(kind): vickrey or double") }
+                let closes: Timestamp
+                do { closes = try Timestamp(parsing: self.closes) } catch { throw ValidationError("--closes \(self.closes): \(error)") }
+                printJSON(try await client.system().openAuction(
+                    AuctionNotice(id: id, kind: kind, item: item, seller: seller, reserve: reserve, closes: closes)))
+            }
+        }
+
+        struct Bid: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Place a sealed bid (or, with --ask, a provider's ask); prints the receipt.")
+
+            @OptionGroup var client: RealmClientOptions
+
+            @Option(name: .long, help: "The auction's id.")
+            var auction: String
+
+            @Option(name: .long, help: "The amount, in micro-credits.")
+            var amount: Int64
+
+            @Flag(name: .long, help: "An ask: offer a unit in a double auction.")
+            var ask = false
+
+            func run() async throws {
+                printJSON(try await client.system().bid(amount, in: auction, side: ask ? .ask : .bid))
+            }
+        }
+
+        struct Close: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Close an auction whose closing time has passed (an authority's key); prints its clearing.")
+
+            @OptionGroup var client: RealmClientOptions
+
+            @Option(name: .long, help: "The auction's id.")
+            var auction: String
+
+            func run() async throws {
+                printJSON(try await client.system().closeAuction(auction))
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The open auctions and the cleared ones, as JSON.")
+
+            @OptionGroup var client: RealmClientOptions
+
+            func run() async throws {
+                printJSON(try await client.system().auctions())
+            }
         }
     }
 
@@ -210,6 +294,21 @@ struct RealmCommand: AsyncParsableCommand {
             }
             printJSON(status)
         }
+    }
+}
+
+/// How a realm client command reaches the realm and signs: its endpoint, the key it signs with, and CURVE.
+struct RealmClientOptions: ParsableArguments {
+    @Option(name: .long, help: "The realm's endpoint.")
+    var endpoint = "tcp://127.0.0.1:6100"
+
+    @Option(name: .long, help: "Your private key file (registered in the realm).")
+    var key: String
+
+    @OptionGroup var curve: CurveClientOptions
+
+    func system() throws -> RealmSystem {
+        try RealmSystem(endpoint: endpoint, key: try LedgerSigningKey(contentsOf: key), security: try curve.security())
     }
 }
 

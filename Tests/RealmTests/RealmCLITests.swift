@@ -85,4 +85,53 @@ struct RealmCLITests {
         #expect(result.status != 0)
         #expect(result.output.contains(fragment), "\(result.output)")
     }
+
+    @Test("A served realm on the command line: an auction opened, bid in and cleared; retire refused without authority")
+    func auctionAndRetire() async throws {
+        #expect(try qrrm("ledger", "keygen", "--id", "realm", "--out", "realm.key").status == 0)
+        #expect(try qrrm("ledger", "keygen", "--id", "alice", "--out", "alice.key").status == 0)
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("qrrm")
+        let server = Process()
+        server.executableURL = binary
+        server.arguments = ["realm", "serve", "--sqlite", "realm.sqlite", "--key", "realm.key", "--create", "lab", "--client", "alice.key.pub",
+                            "--endpoint", "tcp://127.0.0.1:*", "--plaintext"]
+        server.currentDirectoryURL = folder
+        let pipe = Pipe()
+        server.standardOutput = pipe
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        let banner = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+        // "realm lab serving tcp://127.0.0.1:40213, ledger sqlite realm.sqlite, 0 node(s)"
+        let endpoint = try #require(banner.split(separator: " ").first { $0.hasPrefix("tcp://") }.map { String($0.dropLast()) }, "\(banner)")
+        func realm(_ arguments: String...) throws -> (status: Int32, output: String) {
+            try qrrm(["realm"] + arguments + ["--endpoint", endpoint, "--plaintext"])
+        }
+
+        let formatter = ISO8601DateFormatter()
+        let closes = formatter.string(from: Date().addingTimeInterval(20))  // time to bid even on a loaded machine
+        let opened = try realm("auction", "open", "--key", "realm.key", "--id", "night-q0", "--kind", "vickrey", "--item", "node-1/q0 tonight",
+                               "--seller", "lab", "--reserve", "10", "--closes", closes)
+        #expect(opened.status == 0 && opened.output.contains("\"night-q0\""), "\(opened.output)")
+        let bid = try realm("auction", "bid", "--key", "alice.key", "--auction", "night-q0", "--amount", "50")
+        #expect(bid.status == 0 && bid.output.contains("\"party\" : \"alice\""), "\(bid.output)")
+        let unknown = try realm("auction", "bid", "--key", "alice.key", "--auction", "nope", "--amount", "50")
+        #expect(unknown.status != 0 && unknown.output.contains("No auction nope is open"), "\(unknown.output)")
+        let english = try realm("auction", "open", "--key", "realm.key", "--id", "x", "--kind", "english", "--item", "i", "--closes", closes)
+        #expect(english.status != 0 && english.output.contains("vickrey or double"), "\(english.output)")
+        let tomorrow = try realm("auction", "open", "--key", "realm.key", "--id", "x", "--kind", "double", "--item", "i", "--closes", "tomorrow")
+        #expect(tomorrow.status != 0 && tomorrow.output.contains("--closes tomorrow"), "\(tomorrow.output)")
+        let notAuthority = try realm("retire", "--key", "alice.key", "node-1/q0")
+        #expect(notAuthority.status != 0 && notAuthority.output.contains("authority role"), "\(notAuthority.output)")
+        let noResource = try realm("retire", "--key", "realm.key", "node-1/q0")
+        #expect(noResource.status != 0 && noResource.output.contains("node-1/q0"), "\(noResource.output)")
+
+        // The realm closes the auction by itself once its time has come: alice wins at the reserve.
+        var cleared = ""
+        for _ in 0..<60 where !cleared.contains("\"buyerPays\" : 10") {
+            try await Task.sleep(for: .seconds(1))
+            cleared = try realm("auction", "list", "--key", "alice.key").output
+        }
+        #expect(cleared.contains("\"buyer\" : \"alice\"") && cleared.contains("\"buyerPays\" : 10"), "\(cleared)")
+    }
 }
