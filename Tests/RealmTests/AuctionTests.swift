@@ -71,7 +71,7 @@ struct AuctionTests {
 
         // Each sealed bid is an entry carrying its party's signature; a replay gives the same state (once the
         // closing group is stored: the writer applies a group before it stores it); all verifies.
-        #expect(try await eventually(5) {
+        #expect(try await eventually(30) {
             try await LedgerReplica<RealmState>.replay(fixture.store).state == (await fixture.ledger.state)
         })
         let sealed = try await fixture.store.entries(from: 0, limit: 10_000).filter { $0.kind == "allocation.bidSealed" }
