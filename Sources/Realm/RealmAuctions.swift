@@ -125,32 +125,6 @@ extension Realm {
             },
             cleared: state.auctions)
     }
-
-    /// Retires a resource for good: `signed` is an authority's signed `ClientAction.retire`. Its node resets it
-    /// (`NodeLinks`), and the realm records that.
-    public func retire(_ signed: SignedRequest) async throws(RealmError) -> LedgerEntry {
-        guard case .retire(let resource) = try await authorityAction(in: signed) else {
-            throw .badRequest("retire needs a signed {\"retire\": {\"resource\": …}} action")
-        }
-        return try await record(.retired(resource: resource))
-    }
-
-    /// The action in `signed`, once its signature verifies against a registered key with the authority role.
-    private func authorityAction(in signed: SignedRequest) async throws(RealmError) -> ClientAction {
-        let action = try Self.action(in: signed)
-        try await checkSignature(signed, role: .authority)
-        return action
-    }
-
-    /// Throws unless `signed` verifies against `signed.client`'s registered key, and that key has `role`.
-    private func checkSignature(_ signed: SignedRequest, role: Role) async throws(RealmError) {
-        guard let registration = await ledger.registration(signed.client), registration.has(role) else {
-            throw .ledger(.invalidRequest(client: signed.client, reason: "no key \"\(signed.client)\" with the \(role.rawValue) role is registered in this realm"))
-        }
-        guard registration.publicKey.isValidSignature(signed.signature, for: signed.digest) else {
-            throw .ledger(.invalidRequest(client: signed.client, reason: "the signature does not verify against its registered ML-DSA-65 key"))
-        }
-    }
 }
 
 /// One party's sealed amount on one side of an auction.
