@@ -23,6 +23,15 @@ public protocol LedgerStore: Sendable {
     func append(_ entries: [LedgerEntry], after head: LedgerHead?) async throws(LedgerError)
     /// Up to `limit` entries from `sequence` on, in order.
     func entries(from sequence: Int64, limit: Int) async throws(LedgerError) -> [LedgerEntry]
+
+    /// Sealed records: data the realm processes sharing this store hold for later, outside the chain and
+    /// unseen by anyone who reads only the ledger (an auction's sealed bids until it closes). Stores
+    /// `value` under `scope` and `key`, replacing what was there.
+    func putSealed(scope: String, key: String, value: Data) async throws(LedgerError)
+    /// The sealed records of `scope`, by key, in key order.
+    func sealed(scope: String) async throws(LedgerError) -> [(key: String, value: Data)]
+    /// Deletes the sealed records of `scope`.
+    func removeSealed(scope: String) async throws(LedgerError)
 }
 
 extension LedgerStore {

@@ -21,10 +21,10 @@ public final class PostgresLedgerStore: LedgerStore {
     public init(url: String, table: String = "ledger_entry",
                 logger: Logger = Logger(label: "qrrm.ledger.postgres")) async throws(LedgerError) {
         guard let first = table.unicodeScalars.first, first == "_" || ("a"..."z").contains(first),
-              table.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }), table.count <= 63
+              table.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }), table.count <= 56
         else {
             throw .storage(backend: "postgresql", operation: "opening table \"\(table)\"",
-                           reason: "a table name is 1–63 characters of a–z, 0–9 and _, not starting with a digit")
+                           reason: "a table name is 1–56 characters of a–z, 0–9 and _, not starting with a digit (its sealed records go in <table>_sealed)")
         }
         self.table = table
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
@@ -59,6 +59,10 @@ public final class PostgresLedgerStore: LedgerStore {
                     request_nonce BIGINT,
                     request_body BYTEA,
                     request_signature BYTEA)
+                """), logger: logger)
+            try await client.query(PostgresQuery(unsafeSQL: """
+                CREATE TABLE IF NOT EXISTS \(table)_sealed (
+                    scope TEXT NOT NULL, key TEXT NOT NULL, value BYTEA NOT NULL, PRIMARY KEY (scope, key))
                 """), logger: logger)
         } catch {
             // Two processes creating the table at once: one of them loses the race on the catalog; the table exists.
@@ -183,9 +187,36 @@ public final class PostgresLedgerStore: LedgerStore {
         }
     }
 
+    public func putSealed(scope: String, key: String, value: Data) async throws(LedgerError) {
+        do {
+            try await client.query(
+                "INSERT INTO \(unescaped: table)_sealed (scope, key, value) VALUES (\(scope), \(key), \(value)) ON CONFLICT (scope, key) DO UPDATE SET value = EXCLUDED.value",
+                logger: logger)
+        } catch {
+            throw .storage(backend: backend, operation: "sealing \(scope) \(key)", reason: Self.describe(error))
+        }
+    }
+
+    public func sealed(scope: String) async throws(LedgerError) -> [(key: String, value: Data)] {
+        do {
+            let rows = try await client.query("SELECT key, value FROM \(unescaped: table)_sealed WHERE scope = \(scope) ORDER BY key", logger: logger)
+            var records: [(key: String, value: Data)] = []
+            for try await (key, value) in rows.decode((String, Data).self) { records.append((key, value)) }
+            return records
+        } catch {
+            throw .storage(backend: backend, operation: "reading the sealed records of \(scope)", reason: Self.describe(error))
+        }
+    }
+
+    public func removeSealed(scope: String) async throws(LedgerError) {
+        do { try await client.query("DELETE FROM \(unescaped: table)_sealed WHERE scope = \(scope)", logger: logger) } catch {
+            throw .storage(backend: backend, operation: "removing the sealed records of \(scope)", reason: Self.describe(error))
+        }
+    }
+
     /// Drops the table and every entry in it: for throwaway ledgers (benchmarks, tests). The store is unusable after.
     public func dropTable() async throws(LedgerError) {
-        do { try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)"), logger: logger) } catch {
+        do { try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table), \(table)_sealed"), logger: logger) } catch {
             throw .storage(backend: backend, operation: "dropping the table", reason: Self.describe(error))
         }
     }

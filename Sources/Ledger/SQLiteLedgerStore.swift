@@ -35,6 +35,10 @@ public final class SQLiteLedgerStore: LedgerStore {
                         request_body BLOB,
                         request_signature BLOB)
                     """)
+                try db.execute(sql: """
+                    CREATE TABLE IF NOT EXISTS sealed_record (
+                        scope TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (scope, key))
+                    """)
             }
         } catch {
             throw .storage(backend: "sqlite \(path)", operation: "opening the ledger", reason: "\(error)")
@@ -85,6 +89,36 @@ public final class SQLiteLedgerStore: LedgerStore {
             throw .storage(backend: backend, operation: "appending entries \(entries[0].sequence)…\(entries[entries.count - 1].sequence)", reason: "\(error)")
         }
         try result.get()
+    }
+
+    public func putSealed(scope: String, key: String, value: Data) async throws(LedgerError) {
+        do {
+            try await pool.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO sealed_record (scope, key, value) VALUES (?, ?, ?)", arguments: [scope, key, value])
+            }
+        } catch {
+            throw .storage(backend: backend, operation: "sealing \(scope) \(key)", reason: "\(error)")
+        }
+    }
+
+    public func sealed(scope: String) async throws(LedgerError) -> [(key: String, value: Data)] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT key, value FROM sealed_record WHERE scope = ? ORDER BY key", arguments: [scope]).map {
+                    (key: try $0.decode(String.self, forColumn: "key"), value: try $0.decode(Data.self, forColumn: "value"))
+                }
+            }
+        } catch {
+            throw .storage(backend: backend, operation: "reading the sealed records of \(scope)", reason: "\(error)")
+        }
+    }
+
+    public func removeSealed(scope: String) async throws(LedgerError) {
+        do {
+            try await pool.write { db in try db.execute(sql: "DELETE FROM sealed_record WHERE scope = ?", arguments: [scope]) }
+        } catch {
+            throw .storage(backend: backend, operation: "removing the sealed records of \(scope)", reason: "\(error)")
+        }
     }
 
     public func entries(from sequence: Int64, limit: Int) async throws(LedgerError) -> [LedgerEntry] {

@@ -28,9 +28,7 @@ public actor Realm {
     /// The clients' effective usages that admission rounds rank by, and when they were computed: they are
     /// recomputed once a second (a sum over every allocation; fair share changes over hours).
     private var usages: (at: ContinuousClock.Instant, byClient: [String: Double])?
-    /// Sealed bids by auction, kept unseen until the auction closes (`bid`, `closeAuction`).
-    var sealedBids: [String: [SealedKey: SealedEntry]] = [:]
-    /// Auctions being closed: they take no more bids.
+    /// Auctions this process is closing: they take no more bids here.
     var closingAuctions: Set<String> = []
 
     private struct WaitingAllocate: Sendable {

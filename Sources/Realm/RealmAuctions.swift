@@ -40,14 +40,17 @@ extension Realm {
     }
 
     /// Takes a sealed bid or ask: `signed` is the party's signed `ClientAction.bid`. The signature is checked
-    /// now; the bid is kept here, unseen, and written to the ledger (with that signature) only when the
-    /// auction closes. A later bid of the same party and side replaces the earlier one.
+    /// now; the bid is kept unseen, as a sealed record in the ledger's store (outside the chain, so every
+    /// realm process sharing the store, and this one after a restart, has it), and written to the ledger
+    /// with that signature only when the auction closes. A later bid of the same party and side replaces
+    /// the earlier one.
     public func bid(_ signed: SignedRequest) async throws(RealmError) -> SealedBidReceipt {
         let action = try Self.action(in: signed)
         guard case .bid(let id, let side, let amount) = action else {
             throw .badRequest("bid needs a signed {\"bid\": {\"auction\": …, \"side\": …, \"amount\": …}} action")
         }
         try await checkSignature(signed, role: .client)
+        do { try await ledger.catchUp() } catch { throw RealmError(error) }
         guard let open = await ledger.state.allocation.openAuctions[id], !closingAuctions.contains(id) else {
             throw .allocation(.unknownAuction(id))
         }
@@ -56,7 +59,9 @@ extension Realm {
         guard side == .bid || open.notice.kind == .double else {
             throw .allocation(.invalidEvent(reason: "auction \(id) sells one item: it takes bids, not asks"))
         }
-        sealedBids[id, default: [:]][SealedKey(side: side, party: signed.client)] = SealedEntry(signed: signed, action: action, amount: amount)
+        do {
+            try await ledger.store.putSealed(scope: Self.sealedScope(id), key: "\(side.rawValue)/\(signed.client)", value: canonicalJSON(signed))
+        } catch { throw RealmError(error) }
         return SealedBidReceipt(auction: id, party: signed.client, side: side, closes: open.notice.closes)
     }
 
@@ -93,48 +98,44 @@ extension Realm {
         guard now() >= open.notice.closes else {
             throw .allocation(.invalidEvent(reason: "auction \(id) closes at \(open.notice.closes), not before"))
         }
-        var sealed = (sealedBids.removeValue(forKey: id) ?? [:]).sorted { ($0.key.side, $0.key.party) < ($1.key.side, $1.key.party) }
-        while let (key, entry) = sealed.first {
-            let event = AllocationEvent.bidSealed(auction: id, side: key.side, bid: SealedBid(party: key.party, amount: entry.amount))
+        let scope = Self.sealedScope(id)
+        let sealed: [(key: String, value: Data)]
+        do { sealed = try await ledger.store.sealed(scope: scope) } catch { throw RealmError(error) }
+        for (key, value) in sealed {
+            // Each record is a signed bid this realm (or another process on the store) checked; one that no
+            // longer decodes or verifies is left out, not the auction.
+            guard let signed = try? JSONDecoder().decode(SignedRequest.self, from: value), let action = try? Self.action(in: signed),
+                  case .bid(id, let side, let amount) = action, key == "\(side.rawValue)/\(signed.client)" else { continue }
+            let event = AllocationEvent.bidSealed(auction: id, side: side, bid: SealedBid(party: signed.client, amount: amount))
             do {
-                _ = try await submit(event, request: entry.signed, action: entry.action) { _ in () }
+                _ = try await submit(event, request: signed, action: action) { _ in () }
             } catch where error.code == .invalidRequest {
-                // A bid whose key was revoked or whose nonce was used meanwhile is left out, not the auction.
-            } catch {
-                // The ledger failed: keep the bids not yet written for the next attempt to close.
-                sealedBids[id, default: [:]].merge(sealed.map { ($0.key, $0.value) }) { kept, _ in kept }
-                throw error
+                // A revoked key, or a nonce used meanwhile (another process wrote this bid first).
             }
-            sealed.removeFirst()
+            // Any other failure leaves the sealed records in place for the next attempt to close.
         }
         let record = try await submit(.auctionClosed(auction: id), request: nil, action: nil) { state in
             state.allocation.auctions.last { $0.id == id }
         }.value
         guard let record else { throw .badRequest("auction \(id) closed but cleared nothing") }
+        // Written: the sealed copies go. (If this fails they linger unused; the auction is closed.)
+        try? await ledger.store.removeSealed(scope: scope)
         return record
     }
 
-    /// The open auctions and the cleared ones.
+    /// Where an auction's sealed bids are kept until it closes.
+    static func sealedScope(_ auction: String) -> String { "auction/" + auction }
+
+    /// The open auctions (with how many sealed bids and asks each holds) and the cleared ones.
     public func auctionBook() async throws(RealmError) -> AuctionBook {
         do { try await ledger.catchUp() } catch { throw RealmError(error) }
         let state = await ledger.state.allocation
-        return AuctionBook(
-            open: state.openAuctions.values.map { open in
-                let sealed = sealedBids[open.notice.id]?.keys ?? [:].keys
-                return .init(notice: open.notice, sealedBids: sealed.count { $0.side == .bid }, sealedAsks: sealed.count { $0.side == .ask })
-            },
-            cleared: state.auctions)
+        var open: [AuctionBook.Listing] = []
+        for auction in state.openAuctions.values {
+            let keys: [String]
+            do { keys = try await ledger.store.sealed(scope: Self.sealedScope(auction.notice.id)).map(\.key) } catch { throw RealmError(error) }
+            open.append(.init(notice: auction.notice, sealedBids: keys.count { $0.hasPrefix("bid/") }, sealedAsks: keys.count { $0.hasPrefix("ask/") }))
+        }
+        return AuctionBook(open: open, cleared: state.auctions)
     }
-}
-
-/// One party's sealed amount on one side of an auction.
-struct SealedKey: Hashable, Sendable {
-    var side: BidSide
-    var party: String
-}
-
-struct SealedEntry: Sendable {
-    var signed: SignedRequest
-    var action: ClientAction
-    var amount: Int64
 }

@@ -113,6 +113,24 @@ struct LedgerTests {
         #expect(report.verifiedEntries == Int64(4 + resources.count))
     }
 
+    @Test("Sealed records: kept per scope outside the chain, replaced by key, seen by a second opening, removed by scope",
+          arguments: Backend.allCases)
+    func sealedRecords(backend: Backend) async throws {
+        let name = "ledger_\(UInt32.random(in: 0...UInt32.max))"
+        let store = try await backend.makeStore(shared: name)
+        try await store.putSealed(scope: "auction/a", key: "bid/bob", value: Data("1".utf8))
+        try await store.putSealed(scope: "auction/a", key: "bid/alice", value: Data("2".utf8))
+        try await store.putSealed(scope: "auction/a", key: "bid/bob", value: Data("3".utf8))
+        try await store.putSealed(scope: "auction/b", key: "ask/lab", value: Data([0, 255]))
+        let other = try await backend.makeStore(shared: name)
+        let a = try await other.sealed(scope: "auction/a")
+        #expect(a.map(\.key) == ["bid/alice", "bid/bob"] && a.map(\.value) == [Data("2".utf8), Data("3".utf8)])
+        #expect(try await store.head() == nil, "sealed records are not entries")
+        try await other.removeSealed(scope: "auction/a")
+        #expect(try await store.sealed(scope: "auction/a").isEmpty)
+        #expect(try await store.sealed(scope: "auction/b").map(\.value) == [Data([0, 255])])
+    }
+
     @Test("A writer whose clock runs backwards still writes non-decreasing timestamps", arguments: [Backend.sqlite])
     func monotoneTimestamps(backend: Backend) async throws {
         let ticks = Ticks(start: 2_000_000_000_000_000_000)
@@ -229,6 +247,11 @@ final class FlakyStore: LedgerStore {
     func entries(from sequence: Int64, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
         try await base.entries(from: sequence, limit: limit)
     }
+    func putSealed(scope: String, key: String, value: Data) async throws(LedgerError) {
+        try await base.putSealed(scope: scope, key: key, value: value)
+    }
+    func sealed(scope: String) async throws(LedgerError) -> [(key: String, value: Data)] { try await base.sealed(scope: scope) }
+    func removeSealed(scope: String) async throws(LedgerError) { try await base.removeSealed(scope: scope) }
     func append(_ entries: [LedgerEntry], after head: LedgerHead?) async throws(LedgerError) {
         if failNext.withLock({ fail in defer { fail = false }; return fail }) {
             throw .storage(backend: backend, operation: "appending", reason: "the connection was lost")

@@ -79,6 +79,27 @@ struct AuctionTests {
         #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
     }
 
+    @Test("Sealed bids outlive the realm process that took them, and another process on the store writes them at the close")
+    func sealedBidsAreShared() async throws {
+        let clock = Clock()
+        let fixture = try await RealmFixture(clock: clock.now)
+        try await fixture.system(fixture.authority).openAuction(AuctionNotice(
+            id: "spare-q1", kind: .vickrey, item: "node-a/q1", seller: "lab", reserve: 5,
+            closes: Timestamp(nanosecondsSinceEpoch: clock.now().nanosecondsSinceEpoch + 3_600_000_000_000)))
+        try await fixture.system(fixture.alice).bid(40, in: "spare-q1")
+        // A second realm process on the same store (or this one restarted) takes Bob's bid and sees both.
+        let second = Realm(ledger: try await Ledger<RealmState>(store: fixture.store, signer: fixture.authority, clock: clock.now), clock: clock.now)
+        try await RealmSystem(realm: second, key: fixture.bob).bid(30, in: "spare-q1")
+        #expect(try await second.auctionBook().open.first?.sealedBids == 2)
+        clock.advance(hours: 2)
+        let record = try #require(try await second.closeDueAuctions().first)
+        #expect(record.trades == [Trade(buyer: "alice", seller: "lab", buyerPays: 30, sellerReceives: 30)])
+        #expect(try await fixture.store.sealed(scope: "auction/spare-q1").isEmpty)
+        // The first process, catching up, finds nothing left to close.
+        #expect(try await fixture.realm.closeDueAuctions().isEmpty)
+        #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
+    }
+
     @Test("A double auction: providers ask, clients bid, McAfee's rule trades at one price")
     func doubleAuction() async throws {
         let clock = Clock()
