@@ -67,7 +67,9 @@ public struct KeyRegistry: Sendable, Equatable {
         guard let key = keys[request.client] else {
             throw .invalidRequest(client: request.client, reason: "no such key is registered")
         }
-        guard key.has(.client) else {
+        // Clients act for themselves; an authority's signed actions (retiring a resource, opening an
+        // auction) ride in entries too. Each contract decides which actions need which role.
+        guard key.has(.client) || key.has(.authority) else {
             throw .invalidRequest(client: request.client, reason: key.revoked ? "its key was revoked" : "its key lacks the client role")
         }
         guard !verifySignature || key.publicKey.isValidSignature(request.signature, for: request.digest) else {

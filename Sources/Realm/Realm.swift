@@ -270,25 +270,31 @@ public actor Realm {
     /// the observers; when a resource is retired, the observers hear of it so that its node resets it.
     @discardableResult
     public func record(_ event: AllocationEvent) async throws(RealmError) -> LedgerEntry {
+        try await record(event, authorizedBy: nil, action: nil)
+    }
+
+    /// Writes `event`, carrying `signed` (an authority's request, decoded: `action`) when there is one.
+    func record(_ event: AllocationEvent, authorizedBy signed: SignedRequest?, action: ClientAction?) async throws(RealmError) -> LedgerEntry {
         if case .retired(let resource) = event {
-            let (entry, node) = try await submit(event, request: nil, action: nil) { state in state.allocation.resources[resource]?.node }
+            let (entry, node) = try await submit(event, request: signed, action: action) { state in state.allocation.resources[resource]?.node }
             if let node { await notify(.retired(resource: resource, node: node)) }
             return entry
         }
-        guard case .nodeLost(let node) = event else { return try await submit(event, request: nil, action: nil) { _ in () }.entry }
+        guard case .nodeLost(let node) = event else { return try await submit(event, request: signed, action: action) { _ in () }.entry }
         let hit = await ledger.state.allocation.allocations.filter { $0.status.isLive && $0.nodes.contains(node) }.map(\.id)
         let (entry, lost) = try await submit(event, request: nil, action: nil) { state in hit.compactMap { try? state.allocation.allocation($0) } }
         for allocation in lost { await notify(.lost(allocation)) }
         return entry
     }
 
-    /// Retires a resource for good: `signed` is an authority's signed `ClientAction.retire`. Its node resets it
-    /// (`NodeLinks`), and the realm records that.
+    /// Retires a resource for good: `signed` is an authority's signed `ClientAction.retire`, which the entry
+    /// carries. Its node resets it (`NodeLinks`), and the realm records that.
     public func retire(_ signed: SignedRequest) async throws(RealmError) -> LedgerEntry {
-        guard case .retire(let resource) = try await authorityAction(in: signed) else {
+        let action = try await authorityAction(in: signed)
+        guard case .retire(let resource) = action else {
             throw .badRequest("retire needs a signed {\"retire\": {\"resource\": …}} action")
         }
-        return try await record(.retired(resource: resource))
+        return try await record(.retired(resource: resource), authorizedBy: signed, action: action)
     }
 
     /// The action in `signed`, once its signature verifies against a registered key with the authority role.

@@ -27,10 +27,11 @@ extension Realm {
     /// Opens an auction: `signed` is an authority's signed `ClientAction.openAuction`. It closes itself at its
     /// closing time (and `closeDueAuctions` closes any whose timer a restart lost).
     public func openAuction(_ signed: SignedRequest) async throws(RealmError) -> AuctionNotice {
-        guard case .openAuction(let notice) = try await authorityAction(in: signed) else {
+        let action = try await authorityAction(in: signed)
+        guard case .openAuction(let notice) = action else {
             throw .badRequest("openAuction needs a signed {\"openAuction\": {…}} action")
         }
-        try await record(.auctionOpened(notice))
+        try await record(.auctionOpened(notice), authorizedBy: signed, action: action)
         let wait = notice.closes.nanosecondsSinceEpoch - now().nanosecondsSinceEpoch
         Task {
             if wait > 0 { try? await Task.sleep(for: .nanoseconds(wait)) }
@@ -67,10 +68,11 @@ extension Realm {
 
     /// Closes an auction at its closing time: `signed` is an authority's signed `ClientAction.closeAuction`.
     public func closeAuction(_ signed: SignedRequest) async throws(RealmError) -> AuctionRecord {
-        guard case .closeAuction(let id) = try await authorityAction(in: signed) else {
+        let action = try await authorityAction(in: signed)
+        guard case .closeAuction(let id) = action else {
             throw .badRequest("closeAuction needs a signed {\"closeAuction\": {\"auction\": …}} action")
         }
-        return try await closeAuction(id)
+        return try await closeAuction(id, authorizedBy: signed, action: action)
     }
 
     /// Closes every open auction whose closing time has passed; returns what they cleared.
@@ -89,8 +91,9 @@ extension Realm {
         return records
     }
 
-    /// Writes the auction's sealed bids, each with its party's signature, then closes and clears it.
-    func closeAuction(_ id: String) async throws(RealmError) -> AuctionRecord {
+    /// Writes the auction's sealed bids, each with its party's signature, then closes and clears it (the
+    /// closing entry carrying `signed`, an authority's request, when there is one).
+    func closeAuction(_ id: String, authorizedBy signed: SignedRequest? = nil, action: ClientAction? = nil) async throws(RealmError) -> AuctionRecord {
         guard let open = await ledger.state.allocation.openAuctions[id], closingAuctions.insert(id).inserted else {
             throw .allocation(.unknownAuction(id))
         }
@@ -114,7 +117,7 @@ extension Realm {
             }
             // Any other failure leaves the sealed records in place for the next attempt to close.
         }
-        let record = try await submit(.auctionClosed(auction: id), request: nil, action: nil) { state in
+        let record = try await submit(.auctionClosed(auction: id), request: signed, action: action) { state in
             state.allocation.auctions.last { $0.id == id }
         }.value
         guard let record else { throw .badRequest("auction \(id) closed but cleared nothing") }

@@ -64,16 +64,19 @@ public struct RealmState: LedgerState, Equatable {
         }
     }
 
-    /// Applies an allocation event. Client actions (confirm, release, share) must carry the client's
-    /// signed request for exactly that action; everything else (node announcements and losses,
-    /// observations, limits, prices) is the realm's own and carries none.
+    /// Applies an allocation event. Client actions (confirm, release, share, sealed bids) must carry the
+    /// client's signed request for exactly that action. Retiring a resource, opening and closing an auction
+    /// may carry an authority's signed request for exactly that action (or none: the realm's own decision,
+    /// such as closing an auction on time). Everything else (node announcements and losses, observations,
+    /// limits, prices) is the realm's own and carries none.
     public mutating func apply(_ entry: LedgerEntry, keys: KeyRegistry) throws(RealmRefusal) {
         try checkContract(entry)
         let event: AllocationEvent
         do { event = try JSONDecoder().decode(AllocationEvent.self, from: entry.payload) } catch {
             throw .malformed("entry \(entry.sequence): its payload is not an allocation event: \(error)")
         }
-        try apply(entry, event: event, action: entry.request.flatMap { try? JSONDecoder().decode(ClientAction.self, from: $0.body) })
+        try apply(entry, event: event, action: entry.request.flatMap { try? JSONDecoder().decode(ClientAction.self, from: $0.body) },
+                  keys: keys)
     }
 
     /// Applies an entry the realm has just submitted, with the event and action it encoded the entry from.
@@ -82,7 +85,7 @@ public struct RealmState: LedgerState, Equatable {
         assert((try? JSONDecoder().decode(AllocationEvent.self, from: entry.payload)) == prepared.event
                && entry.request.flatMap { try? JSONDecoder().decode(ClientAction.self, from: $0.body) } == prepared.action,
                "entry \(entry.sequence) was prepared from other values than it encodes")
-        try apply(entry, event: prepared.event, action: entry.request == nil ? nil : prepared.action)
+        try apply(entry, event: prepared.event, action: entry.request == nil ? nil : prepared.action, keys: keys)
     }
 
     private func checkContract(_ entry: LedgerEntry) throws(RealmRefusal) {
@@ -93,7 +96,17 @@ public struct RealmState: LedgerState, Equatable {
 
     /// Applies `event`, which `entry` carries, checking it against `action`, the decoded body of the
     /// entry's signed request (nil when it has none, or when that is not a client action).
-    private mutating func apply(_ entry: LedgerEntry, event: AllocationEvent, action: ClientAction?) throws(RealmRefusal) {
+    private mutating func apply(_ entry: LedgerEntry, event: AllocationEvent, action: ClientAction?,
+                                keys: KeyRegistry) throws(RealmRefusal) {
+        if let authorized = Self.authorityAction(for: event) {
+            if let request = entry.request {
+                guard keys.registration(request.client)?.has(.authority) == true, action == authorized else {
+                    throw .malformed("entry \(entry.sequence): \(entry.kind) carries a request that is not an authority's signed \(entry.kind)")
+                }
+            }
+            do { try allocation.apply(event, at: entry.timestamp) } catch { throw .allocation(error) }
+            return
+        }
         let expected: (client: String, action: ClientAction)?
         switch event {
         case .confirmed(let quote):
@@ -126,6 +139,18 @@ public struct RealmState: LedgerState, Equatable {
             }
         }
         do { try allocation.apply(event, at: entry.timestamp) } catch { throw .allocation(error) }
+    }
+}
+
+extension RealmState {
+    /// The authority's action that may stand behind `event`, for the events an authority decides.
+    static func authorityAction(for event: AllocationEvent) -> ClientAction? {
+        switch event {
+        case .retired(let resource): .retire(resource: resource)
+        case .auctionOpened(let notice): .openAuction(notice)
+        case .auctionClosed(let auction): .closeAuction(auction: auction)
+        default: nil
+        }
     }
 }
 

@@ -100,6 +100,35 @@ struct AuctionTests {
         #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
     }
 
+    @Test("An authority's open, close and retire ride in the ledger with its signature, once; a client's cannot")
+    func authoritySignaturesAreKept() async throws {
+        let clock = Clock()
+        let fixture = try await RealmFixture(clock: clock.now)
+        let authority = fixture.system(fixture.authority)
+        try await authority.openAuction(AuctionNotice(id: "a1", kind: .double, item: "qubit-hour",
+                                                     closes: Timestamp(nanosecondsSinceEpoch: clock.now().nanosecondsSinceEpoch + 3_600_000_000_000)))
+        try await authority.retire("node-b/q3")
+        clock.advance(hours: 2)
+        _ = try await authority.closeAuction("a1")
+        let entries = try await fixture.store.entries(from: 0, limit: 10_000)
+        for kind in ["allocation.auctionOpened", "allocation.retired", "allocation.auctionClosed"] {
+            #expect(entries.first { $0.kind == kind }?.request?.client == "realm-authority", "\(kind)")
+        }
+        // The same signed action again: its nonce is spent.
+        let signed = try SignedRequest(signing: ClientAction.retire(resource: "node-b/q2").body, nonce: 7, with: fixture.authority)
+        _ = try await fixture.realm.retire(signed)
+        await expectRealmError(.invalidRequest, containing: "already used") { _ = try await fixture.realm.retire(signed) }
+        // A client's signed retire is refused by the realm, and by the contract if written anyway.
+        let alices = try SignedRequest(signing: ClientAction.retire(resource: "node-b/q1").body, nonce: 1, with: fixture.alice)
+        await expectRealmError(.invalidRequest, containing: "authority role") { _ = try await fixture.realm.retire(alices) }
+        await #expect(throws: LedgerError.self) {
+            try await fixture.ledger.submit(contract: RealmState.allocationContract, kind: "allocation.retired",
+                                            payload: canonicalJSON(AllocationEvent.retired(resource: "node-b/q1")), request: alices)
+        }
+        #expect(await fixture.realm.state.resources["node-b/q1"]?.status != .retired)
+        #expect(try await LedgerVerifier.verify(fixture.store, state: RealmState.self).isValid)
+    }
+
     @Test("A double auction: providers ask, clients bid, McAfee's rule trades at one price")
     func doubleAuction() async throws {
         let clock = Clock()
