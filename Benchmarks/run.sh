@@ -46,18 +46,14 @@ gcc -O2 -Wall -Wextra -o .build/anchors/line_echo_server Anchors/line_echo_serve
 gcc -O2 -Wall -Wextra -o .build/anchors/telemetry_raw Anchors/telemetry_raw.c -lzmq -lpthread
 gcc -O2 -Wall -Wextra -shared -fPIC -o .build/anchors/malloc_count.so Anchors/malloc_count.c -ldl
 
-step "building zmq-compare and the ZeroMQThroughput benchmarks (swift build -c release)"
-# Only these two products: a plain `swift build` would also build every target of the main
-# package (qrrm, USB, GPIO, ...), which the benchmarks do not need.
-swift build -c release --product zmq-compare
-swift build -c release --product scpi-compare
-swift build -c release --product telemetry-compare
-swift build -c release --product qubit-compare
-swift build -c release --product chi-compare
-swift build -c release --product compile-compare
-swift build -c release --product loop-compare
-swift build -c release --product realm-compare
-swift build -c release --product ZeroMQThroughput
+step "building the comparison tools and the ZeroMQThroughput benchmarks (swift build -c release)"
+# Only these products: a plain `swift build` would also build every target of the main package
+# (qrrm, USB, GPIO, ...), which the benchmarks do not need. The build manifest is not cached: a cached
+# one misses source files added to the main package (a path dependency) since the last build here.
+for product in zmq-compare scpi-compare telemetry-compare qubit-compare chi-compare compile-compare loop-compare \
+    realm-compare ZeroMQThroughput; do
+    swift build -c release --disable-build-manifest-caching --product "$product"
+done
 
 step "zmq-compare: Swift vs raw libzmq, $ROUNDS rounds of $MESSAGES messages"
 compare_args=(--anchor .build/anchors/zmq_pubsub --rounds "$ROUNDS" --messages "$MESSAGES")
