@@ -260,7 +260,10 @@ public final class NodeLinks: Sendable {
     /// Asks `node` to reset `resource` (one of its qubits), trying every 200 ms up to `attempts` times, and
     /// records `resetCompleted` once it has.
     private func reset(_ resource: String, on node: String, attempts: Int) async {
-        guard resource.hasPrefix(node + "/") else { return }
+        guard resource.hasPrefix(node + "/") else {
+            logger.warning("realm: cannot reset \(resource): it is not named <node>/<qubit> for node \(node)")
+            return
+        }
         let qubit = String(resource.dropFirst(node.count + 1))
         for attempt in 0..<attempts {
             if let endpoints = known.withLock({ $0[node] }), let commands = endpoints.commands {

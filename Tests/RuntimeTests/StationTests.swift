@@ -60,6 +60,7 @@ struct StationTests {
     @Test("A malformed particle names its line and key", arguments: [
         ("{name: q0, advertise: {coherence: 1us, fidelity: 0.9}}", "particles[0].name", "already the name"),
         ("{name: ls372, advertise: {coherence: 1us, fidelity: 0.9}}", "particles[0].name", "already the name"),
+        ("{name: mxc, advertise: {coherence: 1us, fidelity: 0.9}}", "particles[0].name", "channel"),
         ("{name: spdc0}", "particles[0].advertise", "missing"),
         ("{name: spdc0, advertise: {type: photon pair, coherence: 1us, fidelity: 0.9}}", "particles[0].advertise.type", "letters, digits and -"),
         ("{name: spdc0, advertise: {coherence: 0us, fidelity: 0.9}}", "particles[0].advertise.coherence", "positive"),

@@ -355,8 +355,9 @@ extension Station {
         particles = try (top.optional("particles")?.list() ?? []).map { (item) throws(ProfileError) in
             let m = try item.mapping(allowed: ["name", "advertise"])
             let name = try m.required("name").string()
-            guard !name.isEmpty, !name.contains("/"), !ids.contains(name), particleNames.insert(name).inserted else {
-                throw try m.required("name").error("\"\(name)\" is empty, has a /, or is already the name of a qubit, particle or instrument")
+            // Reserved by name on the command endpoint, like qubits, instruments and channels: no two may share one.
+            guard !name.isEmpty, !name.contains("/"), !ids.contains(name), !names.contains(name), particleNames.insert(name).inserted else {
+                throw try m.required("name").error("\"\(name)\" is empty, has a /, or is already the name of a qubit, particle, instrument or channel")
             }
             return ParticleEntry(name: name, advertised: try Self.advertised(try m.required("advertise")))
         }
