@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// What a registered key may do in a realm.
 public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
@@ -20,18 +21,19 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
 /// An ML-DSA-65 (FIPS 204) public key, as swift-crypto's `MLDSA65.PublicKey` serialises it.
 public struct LedgerPublicKey: Sendable, Hashable, Codable {
     public let rawRepresentation: Data
-    /// Parsed once: parsing expands the key, which costs as much as a verification.
-    private let key: MLDSA65.PublicKey
+    /// Its `MLDSA65Verifier`, prepared at the first verification (36 KB), then shared by every copy.
+    private let prepared: PreparedVerifier
 
     /// Parses a FIPS 204 public key (`MLDSA65.PublicKey(rawRepresentation:)`).
     public init(rawRepresentation: Data) throws(LedgerError) {
         do {
-            key = try MLDSA65.PublicKey(rawRepresentation: rawRepresentation)
+            _ = try MLDSA65.PublicKey(rawRepresentation: rawRepresentation)
         } catch {
             throw .invalidKey(source: "public key of \(rawRepresentation.count) bytes",
                               reason: "not an ML-DSA-65 public key (\(error))")
         }
         self.rawRepresentation = rawRepresentation
+        prepared = PreparedVerifier(Array(rawRepresentation))
     }
 
     public init(from decoder: any Decoder) throws {
@@ -49,9 +51,35 @@ public struct LedgerPublicKey: Sendable, Hashable, Codable {
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawRepresentation == rhs.rawRepresentation }
     public func hash(into hasher: inout Hasher) { hasher.combine(rawRepresentation) }
 
-    /// `MLDSA65.PublicKey.isValidSignature(_:for:context:)` over `digest`, in the ledger's context.
+    /// ML-DSA-65 verification of `signature` over `digest`, in the ledger's context: what
+    /// `MLDSA65.PublicKey.isValidSignature(_:for:context:)` decides, through the key's prepared `MLDSA65Verifier`.
     public func isValidSignature(_ signature: some DataProtocol, for digest: some DataProtocol) -> Bool {
-        key.isValidSignature(signature, for: digest, context: signingContext)
+        let verifier = prepared.verifier
+        return Array(signature).withUnsafeBytes { signature in
+            Array(digest).withUnsafeBytes { digest in
+                signingContext.withUnsafeBytes { context in
+                    verifier.isValidSignature(signature, message: digest, context: context)
+                }
+            }
+        }
+    }
+}
+
+/// A public key's verifier, made on first use: keys that are only stored or compared cost no 36 KB.
+private final class PreparedVerifier: Sendable {
+    private let publicKey: [UInt8]
+    private let made = Mutex<MLDSA65Verifier?>(nil)
+
+    init(_ publicKey: [UInt8]) { self.publicKey = publicKey }
+
+    var verifier: MLDSA65Verifier {
+        made.withLock { made in
+            if let made { return made }
+            // swift-crypto parsed the key already; an ML-DSA-65 public key of the right size always prepares.
+            let verifier = MLDSA65Verifier(publicKey: publicKey)!
+            made = verifier
+            return verifier
+        }
     }
 }
 
