@@ -36,6 +36,8 @@ public struct KeyRegistry: Sendable, Equatable {
 
     public private(set) var realm: String?
     private var keys: [String: KeyRegistration] = [:]
+    /// The hash of the last entry that changed a key: equal hashes, equal registrations.
+    public private(set) var lastChange: Data?
     private var usedNonces: [String: Set<UInt64>] = [:]
 
     public init() {}
@@ -125,6 +127,7 @@ public struct KeyRegistry: Sendable, Equatable {
         if let request = entry.request {
             usedNonces[request.client, default: []].insert(request.nonce)
         }
+        if case .none = change {} else { lastChange = entry.hash }
         switch change {
         case .none: break
         case .genesis(let genesis):

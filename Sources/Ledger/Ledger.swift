@@ -19,7 +19,12 @@ import Synchronization
 public actor Ledger<State: LedgerState> {
     public nonisolated let store: any LedgerStore
     public nonisolated let signer: LedgerSigningKey
-    private var replica: LedgerReplica<State>
+    private var replica: LedgerReplica<State> {
+        didSet { if replica.keys.lastChange != publishedChange { publishKeys() } }
+    }
+    /// The replica's key registry, readable without waiting for the actor: every request checks its signer.
+    private nonisolated let publishedKeys = Mutex(KeyRegistry())
+    private var publishedChange: Data?
     private let clock: @Sendable () -> Timestamp
     private var queue: [Submission] = []
     private var draining = false
@@ -61,6 +66,13 @@ public actor Ledger<State: LedgerState> {
         guard replica.keys.registration(signer.id)?.has(.realm) == true else {
             throw .invalidKey(source: signer.id, reason: "is not registered in this ledger with the realm role")
         }
+        publishKeys()
+    }
+
+    private func publishKeys() {
+        let keys = replica.keys
+        publishedChange = keys.lastChange
+        publishedKeys.withLock { $0 = keys }
     }
 
     /// Writes the genesis entry of a new realm into an empty store: `authority` signs it and is
@@ -91,8 +103,8 @@ public actor Ledger<State: LedgerState> {
     /// The realm's name, from the genesis entry.
     public var realmName: String? { replica.keys.realm }
 
-    /// The registration of key `id` (without copying the whole registry).
-    public func registration(_ id: String) -> KeyRegistration? { replica.keys.registration(id) }
+    /// The registration of key `id`, as of the last entry applied, without waiting for the actor.
+    public nonisolated func registration(_ id: String) -> KeyRegistration? { publishedKeys.withLock { $0.registration(id) } }
 
     /// Runs `body` on the state and the head it is the state after, inside the writer: nothing can change
     /// them meanwhile, and no copy of the state is made (a copy held while entries apply would make every
@@ -159,7 +171,7 @@ public actor Ledger<State: LedgerState> {
     ) async throws(LedgerError) -> (entry: LedgerEntry, value: Value) {
         if let request {
             arriving.add(1, ordering: .relaxed)
-            guard let registration = await registration(request.client) else {
+            guard let registration = registration(request.client) else {
                 arriving.subtract(1, ordering: .relaxed)
                 throw .invalidRequest(client: request.client, reason: "no such key is registered")
             }

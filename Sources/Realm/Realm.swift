@@ -195,7 +195,7 @@ public actor Realm {
 
     /// Throws unless `client` is registered with the client role.
     private func checkClient(_ client: String) async throws(RealmError) {
-        guard await ledger.registration(client)?.has(.client) == true else {
+        guard ledger.registration(client)?.has(.client) == true else {
             throw .ledger(.invalidRequest(client: client, reason: "no client key \"\(client)\" is registered in this realm"))
         }
     }
@@ -306,7 +306,7 @@ public actor Realm {
 
     /// Throws unless `signed` verifies against `signed.client`'s registered key, and that key has `role`.
     func checkSignature(_ signed: SignedRequest, role: Role) async throws(RealmError) {
-        guard let registration = await ledger.registration(signed.client), registration.has(role) else {
+        guard let registration = ledger.registration(signed.client), registration.has(role) else {
             throw .ledger(.invalidRequest(client: signed.client, reason: "no key \"\(signed.client)\" with the \(role.rawValue) role is registered in this realm"))
         }
         guard registration.publicKey.isValidSignature(signed.signature, for: signed.digest) else {
