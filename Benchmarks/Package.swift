@@ -21,6 +21,8 @@ let package = Package(
         // Swift 6.3) and leaves out the default "RuntimeInterposer" trait, whose package
         // (ordo-one/swift-runtime-interposer) is not mirrored here; it only feeds the ARC metrics.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // swift-crypto, for realm-compare's second anchor: its own ML-DSA-65 verification (BoringSSL).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // The PUB→SUB measurement written against our ZeroMQ module; shared by both runners.
@@ -77,6 +79,7 @@ let package = Package(
                 .product(name: "Ledger", package: mainPackageIdentity),
                 .product(name: "Allocation", package: mainPackageIdentity),
                 .product(name: "Quantities", package: mainPackageIdentity),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/realm-compare"),
 
