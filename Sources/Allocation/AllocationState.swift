@@ -160,7 +160,7 @@ public struct AllocationState: Codable, Equatable, Sendable {
         case .resourceObserved(let id, let properties): try observe(id, properties)
         case .nodeLost(let node): try loseNode(node)
         case .retired(let id): try retire(id)
-        case .resetCompleted(let id): try completeReset(id)
+        case .resetCompleted(let id, _): try completeReset(id)
         case .confirmed(let quote): try confirm(quote)
         case .released(let id, let party): try release(id, by: party)
         case .groupShared(let id, let party, let grants): try share(id, by: party, grants: grants)

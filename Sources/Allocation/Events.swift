@@ -11,8 +11,9 @@ public enum AllocationEvent: Codable, Equatable, Sendable {
     case nodeLost(node: String)
     /// A resource is taken out of service; its node must reset it.
     case retired(resource: String)
-    /// The node reported that it reset a retired resource.
-    case resetCompleted(resource: String)
+    /// The node reported that it reset a retired resource; for a qubit, with the excited population it then
+    /// read with nothing driving it (the realm records the reset only once that is within the node's bound).
+    case resetCompleted(resource: String, excitedPopulation: Double? = nil)
     /// A client accepted a quote.
     case confirmed(Quote)
     /// A party released an allocation.

@@ -53,8 +53,9 @@ public struct NodeEndpoints: Sendable, Equatable {
 /// inventory), its heartbeats say it is alive, its experiment results re-measure its qubits' coherence,
 /// its channels in watts (heater powers) are its power draw for energy metering, and its command endpoint
 /// holds a lease on every qubit the realm grants and resets every qubit the realm retires (the `reset`
-/// command: leases ended, runs stopped, drive outputs off), which the realm then records as
-/// `resetCompleted`. Resets still pending when a node (re)connects are sent then.
+/// command: leases ended, runs stopped, drive outputs off, then a readout checking that the qubit rests in
+/// |0⟩), which the realm then records as `resetCompleted` with the excited population the node read. A reset
+/// whose qubit does not read |0⟩ stays pending. Resets still pending when a node (re)connects are sent then.
 ///
 /// A node silent for longer than `lossTimeout` (or three heartbeat intervals, if longer) is recorded lost;
 /// when it comes back, it is announced again.
@@ -258,7 +259,7 @@ public final class NodeLinks: Sendable {
     }
 
     /// Asks `node` to reset `resource` (one of its qubits), trying every 200 ms up to `attempts` times, and
-    /// records `resetCompleted` once it has.
+    /// records `resetCompleted` once it has and the qubit reads |0⟩.
     private func reset(_ resource: String, on node: String, attempts: Int) async {
         guard resource.hasPrefix(node + "/") else {
             logger.warning("realm: cannot reset \(resource): it is not named <node>/<qubit> for node \(node)")
@@ -268,8 +269,16 @@ public final class NodeLinks: Sendable {
         for attempt in 0..<attempts {
             if let endpoints = known.withLock({ $0[node] }), let commands = endpoints.commands {
                 do {
-                    _ = try NodeCommandClient.call(commands, security: security(of: endpoints), ["command": "reset", "qubit": qubit])
-                    do { try await realm.record(.resetCompleted(resource: resource)) } catch {
+                    // The node stops the qubit's runs (each within 30 s) and then reads it.
+                    let reply = try NodeCommandClient.call(commands, security: security(of: endpoints),
+                                                           ["command": "reset", "qubit": qubit], timeout: .seconds(45))
+                    let result = reply["result"] as? [String: Any]
+                    let population = result?["excitedPopulation"] as? Double
+                    if result?["groundState"] as? Bool == false {
+                        logger.warning("realm: \(resource) was reset but reads |1⟩ in \(population ?? .nan) of its shots: its reset stays pending")
+                        return
+                    }
+                    do { try await realm.record(.resetCompleted(resource: resource, excitedPopulation: population)) } catch {
                         logger.warning("realm: could not record the reset of \(resource): \(error)")
                     }
                     return

@@ -212,6 +212,21 @@ public final class ExperimentHost: NodeExperimentHost {
         for id in stopping { _ = finished.withLock { $0[id] }?.wait(timeout: .now() + 30) }
     }
 
+    /// The qubit's excited population with nothing driving it: `shots` shots of a readout alone
+    /// (`SequenceCompiler.compileReadout`), with the drive outputs turned off again afterwards. After a reset,
+    /// this is how close to |0⟩ the qubit relaxed (readout errors included, unless the bench is calibrated).
+    public func restingPopulation(of qubit: String, shots: Int) throws(CommandFailure) -> QubitBench.ExcitedFraction {
+        guard let bench = benches[qubit] else { throw CommandFailure(.unknownResource, "no qubit \"\(qubit)\"") }
+        let program: PulseProgram
+        do { program = try bench.compiler.compileReadout() } catch {
+            throw CommandFailure(.failed, "\(qubit): cannot compile a readout for its generator: \(error.message)")
+        }
+        defer { try? bench.stopOutputs() }
+        do { return try bench.acquire(program, shots: shots)[0] } catch {
+            throw CommandFailure(.failed, "\(qubit): the readout of its resting state failed: \(error)")
+        }
+    }
+
     /// `OUTPut<n>[:STATe] OFF` (through the generator's driver) on each of the qubit's drive channels.
     public func disableDrive(of qubit: String) throws(CommandFailure) -> [Int] {
         guard let bench = benches[qubit] else { throw CommandFailure(.unknownResource, "no qubit \"\(qubit)\"") }

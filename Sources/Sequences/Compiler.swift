@@ -165,6 +165,33 @@ public struct SequenceCompiler: Sendable {
         return (timeline, channels)
     }
 
+    /// A readout alone: `settle` with nothing driving the qubit, then the readout marker (the measurement
+    /// instant). What the qubit reads when left to itself, e.g. after a reset, to check that it relaxed to |0⟩.
+    public func compileReadout(settle: Time = .seconds(200e-9)) throws(SequenceError) -> PulseProgram {
+        let rate = sampleRate.siValue
+        guard settle.seconds >= 0 else { throw SequenceError("the settling time must be ≥ 0, got \(settle)") }
+        guard capabilities.sampleRates.contains(rate) else {
+            throw SequenceError("\(rate) Sa/s is outside the generator's \(capabilities.sampleRates.lowerBound)…\(capabilities.sampleRates.upperBound) Sa/s")
+        }
+        let gap = max(Int((settle.seconds * rate).rounded()), 1)
+        let wanted = max(Int((wiring.measurement.seconds * rate).rounded()), 1)
+        let length = legal(gap + wanted)
+        let marker = length - gap
+        let segment = PulseProgram.Segment(
+            name: "readout", length: length, waveforms: [wiring.iChannel: .samples([Float](repeating: 0, count: length))],
+            markers: [.init(channel: wiring.readoutMarker.channel, number: wiring.readoutMarker.number, start: gap, length: marker)],
+            measurements: [.init(readout: wiring.readout, start: gap, length: marker)])
+        // The drive channel plays zeros: its amplitude scales nothing.
+        var channels = [PulseProgram.OutputChannel(number: wiring.iChannel, amplitude: capabilities.maximumAmplitude)]
+        if wiring.readoutMarker.channel != wiring.iChannel {
+            channels.append(.init(number: wiring.readoutMarker.channel, amplitude: capabilities.maximumAmplitude))
+        }
+        let program = PulseProgram(sampleRate: sampleRate, channels: channels, segments: [segment],
+                                   steps: [.init(segment: "readout", waitForTrigger: true)])
+        do { try capabilities.check(program) } catch { throw SequenceError("the readout program does not fit the generator: \(error.message)") }
+        return program
+    }
+
     /// A Zeno loop: a resonant drive about x of Rabi frequency `rabi` (rad/s) lasting `duration` in total,
     /// interrupted by `measurements` equally spaced readouts. Each period is the drive for duration/n, then
     /// `pause` with the drive off and the readout marker raised at its start (the measurement instant). On a

@@ -218,6 +218,21 @@ struct RealmEndToEndTests {
             return state.resources[retired]?.status == .retired && state.pendingResets.isEmpty
         }
         #expect(reported, "the node never reported \(retired) reset")
+        // The node read the qubit alone after turning its drive off, and the entry carries what it read.
+        // (The state shows an entry once applied; the store has it once its group is signed and written.)
+        var resets: [LedgerEntry] = []
+        _ = try await Self.eventually(10) {
+            resets = try await store.entries(from: 0, limit: Int(Int32.max)).filter { $0.kind == "allocation.resetCompleted" }
+            return !resets.isEmpty
+        }
+        let event = try JSONDecoder().decode(AllocationEvent.self, from: try #require(resets.last).payload)
+        guard case .resetCompleted(retired, let population?) = event else {
+            Issue.record("the reset of \(retired) was recorded without the population its node read: \(event)")
+            return
+        }
+        // An emulated transmon at rest reads |1⟩ only through readout error (1.5–3 %, about 0 once corrected for a
+        // station's calibrated fidelities, then within noise of it either side); the node's bound is 8 %.
+        #expect(abs(population) <= 0.08, "\(retired) reads |1⟩ in \(population) of its shots")
         #expect(try !Self.isHeld("q0", at: host.endpoints, as: realmKeys), "the reset left \(lease) in place")
 
         // The ledger alone gives the same state, and every entry verifies.

@@ -253,4 +253,43 @@ struct NodeTests {
             try host.start(experiment: "t1", qubit: "q0", parameters: [:], owner: "test")
         }
     }
+
+    @Test("After a reset the qubit is read alone: at rest it reads |0⟩, outputs off; read against swapped centres it does not pass")
+    func restingReadout() throws {
+        for (centres, rests) in [("ground: [1.0mV, 0.2mV], excited: [-0.6mV, 0.9mV]", true),
+                                 ("ground: [-0.6mV, 0.9mV], excited: [1.0mV, 0.2mV]", false)] {
+            let yaml = """
+                node: rest-node
+                emulator: {profile: \(Self.profile.path)}
+                telemetry: {endpoint: "tcp://127.0.0.1:*", snapshot: "tcp://127.0.0.1:*", security: plaintext}
+                loop: {rate: 200Hz, lockMemory: false}
+                instruments:
+                  - {id: ls372, model: lakeshore372, resource: "LOOPBACK::ls372"}
+                  - {id: awg, model: awg5200, resource: "LOOPBACK::awg"}
+                  - {id: scope, model: infiniivision, resource: "LOOPBACK::scope"}
+                channels:
+                  - {name: mxc, instrument: ls372, input: "6", every: 50ms}
+                qubits:
+                  - name: q0
+                    drive: {generator: awg, sampleRate: 100MS/s, rabiPerVolt: 50MHz, piPulse: 20ns}
+                    readout: {instrument: scope, tone: 25MHz, \(centres)}
+                interlocks:
+                  - {name: mxc-warm, channel: mxc, above: 100mK}
+                safeState:
+                  - {instrument: awg, outputs: off}
+                """
+            let station = try Station(yaml: yaml, file: URL(fileURLWithPath: "/tmp/rest-node.yaml"))
+            let node = try Node(station: station, lines: { _ throws(InstrumentError) in MemoryLine("unused", active: false) })
+            defer { node.shutdown() }
+            let host = try ExperimentHost(node: node)
+            let resting = try host.restingPopulation(of: "q0", shots: CommandServer.resetCheckShots)
+            #expect(resting.shots >= CommandServer.resetCheckShots)
+            #expect(CommandServer.restsInGround(resting) == rests, "reads |1⟩ in \(resting.value) ± \(resting.standardError)")
+            // Readout error alone: 1.5 % of |0⟩ shots read |1⟩ on this transmon, so 98.5 % when the centres are swapped.
+            #expect(rests ? resting.value < 0.05 : resting.value > 0.9, "\(resting.value)")
+            guard case let .generator(awg)? = node.instruments.driver("awg") else { return }
+            #expect(try !awg.isOutputEnabled(1) && !awg.isOutputEnabled(2), "the readout left the drive on")
+            #expect(throws: CommandFailure.self) { try host.restingPopulation(of: "q9", shots: 10) }
+        }
+    }
 }

@@ -108,6 +108,27 @@ struct CompilerTests {
         #expect(segment.markers.first?.start ?? 0 > centres.last!)
     }
 
+    @Test("A readout alone drives nothing: silence for the settling time, then the marker and the measurement")
+    func readoutAlone() throws {
+        for (capabilities, rate) in [(Self.plain, SampleRate.megasamplesPerSecond(250)), (Self.sequencer, .gigasamplesPerSecond(1))] {
+            let compiler = SequenceCompiler(capabilities: capabilities, sampleRate: rate, wiring: Self.wiring)
+            let program = try compiler.compileReadout(settle: .seconds(400e-9))
+            let segment = try #require(program.segments.first)
+            #expect(program.segments.count == 1 && program.steps.count == 1 && program.steps[0].waitForTrigger)
+            guard case let .samples(drive)? = segment.waveforms[Self.wiring.iChannel] else { Issue.record("no drive waveform"); continue }
+            #expect(drive.count == segment.length && drive.allSatisfy { $0 == 0 }, "a readout alone must not drive the qubit")
+            let gap = Int((400e-9 * rate.siValue).rounded())
+            #expect(segment.measurements.map(\.start) == [gap] && segment.markers.map(\.start) == [gap])
+            #expect(segment.measurements[0].length >= Int((Self.wiring.measurement.seconds * rate.siValue).rounded()))
+            #expect(gap + segment.measurements[0].length == segment.length)
+            try capabilities.check(program)
+        }
+        let compiler = SequenceCompiler(capabilities: Self.plain, sampleRate: .megasamplesPerSecond(250), wiring: Self.wiring)
+        #expect(throws: SequenceError.self) { try compiler.compileReadout(settle: .seconds(-1e-9)) }
+        let tooFast = SequenceCompiler(capabilities: Self.plain, sampleRate: .gigasamplesPerSecond(1), wiring: Self.wiring)
+        #expect(throws: SequenceError.self) { try tooFast.compileReadout() }
+    }
+
     @Test("Compiling into reused buffers gives the same program as fresh arrays, sample for sample, again and again")
     func reusedBuffers() throws {
         let compiler = SequenceCompiler(capabilities: Self.plain, sampleRate: .megasamplesPerSecond(250), wiring: Self.wiring)

@@ -15,6 +15,8 @@ public protocol NodeExperimentHost: Sendable {
     func stopRuns(on resources: [String])
     /// Turns `qubit`'s drive outputs off (its own channels only); returns the channel numbers.
     func disableDrive(of qubit: String) throws(CommandFailure) -> [Int]
+    /// `qubit`'s excited population read with nothing driving it (its drive outputs off afterwards).
+    func restingPopulation(of qubit: String, shots: Int) throws(CommandFailure) -> QubitBench.ExcitedFraction
     /// The runs, as JSON.
     var runs: JSONValue { get }
 }
@@ -29,6 +31,17 @@ public protocol NodeExperimentHost: Sendable {
 /// client's public key is its identity for leases. A lapsed lease releases its resources and stops its runs.
 public final class CommandServer: Sendable {
     public static let maximumRequestBytes = 65_536
+    /// Shots of the readout that checks a reset qubit rests in |0⟩.
+    public static let resetCheckShots = 400
+    /// The most a reset qubit may read |1⟩ (within two standard errors), readout errors included: a
+    /// transmon's thermal population and a 97 % readout stay well inside it; a qubit left excited does not.
+    public static let resetExcitedBound = 0.08
+
+    /// Whether a reset qubit that read `resting` with nothing driving it rests in |0⟩: at most
+    /// ``resetExcitedBound`` excited, within two standard errors.
+    public static func restsInGround(_ resting: QubitBench.ExcitedFraction) -> Bool {
+        resting.value <= resetExcitedBound + 2 * resting.standardError
+    }
     /// The endpoint actually bound (wildcards resolved).
     public let endpoint: String
     public let leases: LeaseBook
@@ -230,10 +243,23 @@ public final class CommandServer: Sendable {
             }
             let ended = leases.end(holding: qubit)
             experiments?.stopRuns(on: [qubit])
-            let outputs = isQubit ? try experiments?.disableDrive(of: qubit) ?? [] : []
-            logger.notice("\(qubit) reset for \(owner): leases \(ended.map(\.id)) ended, drive outputs \(outputs) off")
-            return .object(["qubit": .string(qubit), "leasesEnded": .array(ended.map { .string($0.id) }),
-                            "outputsOff": .array(outputs.map { .number(Double($0)) })])
+            var reply: [String: JSONValue] = ["qubit": .string(qubit), "leasesEnded": .array(ended.map { .string($0.id) })]
+            if isQubit, let experiments {
+                let outputs = try experiments.disableDrive(of: qubit)
+                reply["outputsOff"] = .array(outputs.map { .number(Double($0)) })
+                // Then check that it rests in |0⟩: read it alone, nothing driving it.
+                let resting = try experiments.restingPopulation(of: qubit, shots: Self.resetCheckShots)
+                let grounded = Self.restsInGround(resting)
+                reply["excitedPopulation"] = .number(resting.value)
+                reply["standardError"] = .number(resting.standardError)
+                reply["shots"] = .number(Double(resting.shots))
+                reply["groundState"] = .bool(grounded)
+                logger.notice("\(qubit) reset for \(owner): leases \(ended.map(\.id)) ended, drive outputs \(outputs) off, reads |1⟩ in \(resting.value) ± \(resting.standardError) of \(resting.shots) shots\(grounded ? "" : ", above the \(Self.resetExcitedBound) bound")")
+            } else {
+                reply["outputsOff"] = .array([])
+                logger.notice("\(qubit) reset for \(owner): leases \(ended.map(\.id)) ended")
+            }
+            return .object(reply)
         default:
             throw CommandFailure(
                 .unknownCommand,
