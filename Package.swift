@@ -120,23 +120,25 @@ let package = Package(
             ]),
 
         // MARK: Tests
-        .testTarget(name: "QuantitiesTests", dependencies: ["Quantities"]),
+        // SplitMix64, the seeded generator the randomized tests share.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "QuantitiesTests", dependencies: ["Quantities", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "USBTests", dependencies: ["USB"]),
         .testTarget(name: "GPIOTests", dependencies: ["GPIO"]),
         .testTarget(name: "HALTests", dependencies: ["HAL"]),
-        .testTarget(name: "DriversTests", dependencies: ["Drivers", "USB"]),
+        .testTarget(name: "DriversTests", dependencies: ["Drivers", "USB", "TestSupport"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "HAL", "Quantities"]),
         .testTarget(name: "SequencesTests", dependencies: ["Sequences", "HAL", "Quantities"]),
-        .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Emulator", "Drivers", "HAL", "Quantities", "Sequences", "Telemetry", "ZeroMQ"]),
+        .testTarget(name: "InstrumentTwinTests", dependencies: ["Drivers", "Emulator", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Emulator", "Drivers", "HAL", "Quantities", "Sequences", "Telemetry", "ZeroMQ", "TestSupport"]),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "Quantities", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Ledger", "Quantities", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "RealmTests", dependencies: ["Realm", "Allocation", "Ledger", "Quantities", "Telemetry", "ZeroMQ"]),
-        .testTarget(name: "AllocationTests", dependencies: ["Allocation", "Quantities"]),
+        .testTarget(name: "AllocationTests", dependencies: ["Allocation", "Quantities", "TestSupport"]),
         .testTarget(name: "PlatformShimsTests", dependencies: ["CPlatformShims"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ZeroMQ"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "TelemetryRecordingTests", dependencies: ["TelemetryRecording", "Telemetry", "ZeroMQ"]),
         .testTarget(name: "TelemetryMetricsTests", dependencies: ["TelemetryMetrics", "Telemetry"]),
         .testTarget(

@@ -3,6 +3,7 @@ import Quantities
 import Testing
 
 @testable import Allocation
+import TestSupport
 
 /// The quoting rules as first written: plain scans over every resource and every live allocation, with no
 /// index. The contract's indexed `quote` must give exactly what this gives, error for error.
@@ -202,7 +203,7 @@ private func spread(_ node: String, qubits count: Int, seed: Int, qudits: Int = 
 
 extension Array {
     fileprivate func shuffledDeterministically(_ seed: Int) -> [Element] {
-        var random = SplitMix64(state: UInt64(seed))
+        var random = SplitMix64(seed: UInt64(seed))
         var copy = self
         for i in copy.indices.reversed() where i > 0 {
             copy.swapAt(i, random.below(i + 1))
@@ -216,7 +217,7 @@ struct EquivalenceTests {
     @Test("Quotes and errors equal the reference's through a long random script, also after a JSON round trip",
           arguments: [UInt64(7), 2024, 99_991])
     func indexedQuotesMatchReference(seed: UInt64) throws {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         var state = AllocationState(configuration: .init(quoteLifetimeSeconds: 600))
         let clients = ["alice", "bob", "carol"]
         var announcements = (0..<6).map { spread("node-\($0)", qubits: 4 + $0 * 2, seed: $0 + Int(seed % 17), qudits: $0 % 3) }

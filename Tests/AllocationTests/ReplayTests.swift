@@ -2,21 +2,7 @@ import Allocation
 import Foundation
 import Quantities
 import Testing
-
-/// SplitMix64: a seeded generator, so the script is the same in every run.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-}
+import TestSupport
 
 /// One event of a script and the time it was applied at.
 struct ScriptedEvent: Codable, Equatable {
@@ -26,7 +12,7 @@ struct ScriptedEvent: Codable, Equatable {
 
 /// Drives a realm through `steps` random operations and returns the events it accepted, in order.
 func script(steps: Int, seed: UInt64) throws -> (events: [ScriptedEvent], state: AllocationState) {
-    var random = SplitMix64(state: seed)
+    var random = SplitMix64(seed: seed)
     var state = AllocationState()
     var events: [ScriptedEvent] = []
     let clients = ["alice", "bob", "carol", "dave"]

@@ -5,6 +5,7 @@ import HAL
 import Quantities
 import Synchronization
 import Testing
+import TestSupport
 
 /// A 33500B twin and ways to reach it.
 struct Keysight33500BBench {

@@ -5,6 +5,7 @@ import HAL
 import Quantities
 import Synchronization
 import Testing
+import TestSupport
 
 /// Counts bytes; shared between a test and the transport it hands to a driver.
 final class ByteCounter: Sendable {

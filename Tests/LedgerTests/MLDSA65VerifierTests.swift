@@ -2,18 +2,7 @@ import Crypto
 import Foundation
 @testable import Ledger
 import Testing
-
-/// SplitMix64: reproducible mutations.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TestSupport
 
 private func hex(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
@@ -29,7 +18,7 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
 
 @Suite struct MLDSA65VerifierTests {
     @Test func keccakMatchesSHA3AndFIPS202Vectors() {
-        var generator = SeededGenerator(state: 1)
+        var generator = SplitMix64(seed: 1)
         for length in [0, 1, 135, 136, 137, 271, 272, 273, 1000] {
             let input = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             var sha3 = Shake(rate: 136, suffix: 0x06)
@@ -54,7 +43,7 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
     }
 
     @Test func acceptsWhatSwiftCryptoSigns() throws {
-        var generator = SeededGenerator(state: 2)
+        var generator = SplitMix64(seed: 2)
         for _ in 0..<6 {
             let key = try MLDSA65.PrivateKey()
             for _ in 0..<8 {
@@ -68,7 +57,7 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
     }
 
     @Test func rejectsExactlyWhatSwiftCryptoRejects() throws {
-        var generator = SeededGenerator(state: 3)
+        var generator = SplitMix64(seed: 3)
         let key = try MLDSA65.PrivateKey(), other = try MLDSA65.PrivateKey()
         let message = Array("allocate 8 qubits".utf8), context = Array("qrrm-ledger".utf8)
         let keyBytes = Array(key.publicKey.rawRepresentation), verifier = MLDSA65Verifier(publicKey: keyBytes)!

@@ -1,5 +1,6 @@
 import Quantities
 import Testing
+import TestSupport
 
 @Suite("Time and Swift.Duration")
 struct DurationTests {

@@ -1,5 +1,6 @@
 import Quantities
 import Testing
+import TestSupport
 
 private let second: Int64 = 1_000_000_000
 private let examplePoint: Int64 = 1_692_109_800 * second  // 2023-08-15T14:30:00Z

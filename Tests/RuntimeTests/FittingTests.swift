@@ -1,18 +1,15 @@
 import Foundation
 import Runtime
 import Testing
+import TestSupport
 
 /// A reproducible Gaussian source (SplitMix64 and Box–Muller) for synthetic data.
 struct GaussianNoise {
-    var state: UInt64
+    private var random: SplitMix64
 
-    mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return (Double((z ^ (z >> 31)) >> 11) + 0.5) / Double(1 << 53)
-    }
+    init(state: UInt64) { random = SplitMix64(seed: state) }
+
+    mutating func uniform() -> Double { random.uniform() }
 
     mutating func next() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform()) }
 }

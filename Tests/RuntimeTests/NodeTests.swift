@@ -57,6 +57,34 @@ struct NodeTests {
         return try Station(yaml: yaml, file: URL(fileURLWithPath: "/tmp/test-node.yaml"))
     }
 
+    /// A station with one qubit, q0, on the emulator's AWG5200 and InfiniiVision (readout `centres`), the
+    /// mixing chamber's temperature as channel `mxc` with a 100 mK interlock, and `admission` if given.
+    static func qubitStation(node: String, centres: String = "ground: [1.0mV, 0.2mV], excited: [-0.6mV, 0.9mV]",
+                             admission: String = "") throws -> Station {
+        let yaml = """
+            node: \(node)
+            emulator: {profile: \(profile.path)}
+            telemetry: {endpoint: "tcp://127.0.0.1:*", snapshot: "tcp://127.0.0.1:*", security: plaintext}
+            loop: {rate: 200Hz, lockMemory: false}
+            instruments:
+              - {id: ls372, model: lakeshore372, resource: "LOOPBACK::ls372"}
+              - {id: awg, model: awg5200, resource: "LOOPBACK::awg"}
+              - {id: scope, model: infiniivision, resource: "LOOPBACK::scope"}
+            channels:
+              - {name: mxc, instrument: ls372, input: "6", every: 50ms}
+            qubits:
+              - name: q0
+                drive: {generator: awg, sampleRate: 100MS/s, rabiPerVolt: 50MHz, piPulse: 20ns}
+                readout: {instrument: scope, tone: 25MHz, \(centres)}
+            interlocks:
+              - {name: mxc-warm, channel: mxc, above: 100mK}
+            safeState:
+              - {instrument: awg, outputs: off}
+            \(admission)
+            """
+        return try Station(yaml: yaml, file: URL(fileURLWithPath: "/tmp/\(node).yaml"))
+    }
+
     /// Waits up to `seconds` for `condition`.
     static func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let end = Date().addingTimeInterval(seconds)
@@ -209,28 +237,7 @@ struct NodeTests {
 
     @Test("A quench during an experiment aborts it cleanly: run aborted with its partial data, generator stopped, outputs off")
     func quenchAbortsExperiment() throws {
-        let yaml = """
-            node: abort-node
-            emulator: {profile: \(Self.profile.path)}
-            telemetry: {endpoint: "tcp://127.0.0.1:*", snapshot: "tcp://127.0.0.1:*", security: plaintext}
-            loop: {rate: 200Hz, lockMemory: false}
-            instruments:
-              - {id: ls372, model: lakeshore372, resource: "LOOPBACK::ls372"}
-              - {id: awg, model: awg5200, resource: "LOOPBACK::awg"}
-              - {id: scope, model: infiniivision, resource: "LOOPBACK::scope"}
-            channels:
-              - {name: mxc, instrument: ls372, input: "6", every: 50ms}
-            qubits:
-              - name: q0
-                drive: {generator: awg, sampleRate: 100MS/s, rabiPerVolt: 50MHz, piPulse: 20ns}
-                readout: {instrument: scope, tone: 25MHz, ground: [1.0mV, 0.2mV], excited: [-0.6mV, 0.9mV]}
-            interlocks:
-              - {name: mxc-warm, channel: mxc, above: 100mK}
-            safeState:
-              - {instrument: awg, outputs: off}
-            admission: {channel: mxc, below: 30mK}
-            """
-        let station = try Station(yaml: yaml, file: URL(fileURLWithPath: "/tmp/abort-node.yaml"))
+        let station = try Self.qubitStation(node: "abort-node", admission: "admission: {channel: mxc, below: 30mK}")
         let node = try Node(station: station, lines: { _ throws(InstrumentError) in MemoryLine("unused", active: false) })
         defer { node.shutdown() }
         let host = try ExperimentHost(node: node)
@@ -258,27 +265,7 @@ struct NodeTests {
     func restingReadout() throws {
         for (centres, rests) in [("ground: [1.0mV, 0.2mV], excited: [-0.6mV, 0.9mV]", true),
                                  ("ground: [-0.6mV, 0.9mV], excited: [1.0mV, 0.2mV]", false)] {
-            let yaml = """
-                node: rest-node
-                emulator: {profile: \(Self.profile.path)}
-                telemetry: {endpoint: "tcp://127.0.0.1:*", snapshot: "tcp://127.0.0.1:*", security: plaintext}
-                loop: {rate: 200Hz, lockMemory: false}
-                instruments:
-                  - {id: ls372, model: lakeshore372, resource: "LOOPBACK::ls372"}
-                  - {id: awg, model: awg5200, resource: "LOOPBACK::awg"}
-                  - {id: scope, model: infiniivision, resource: "LOOPBACK::scope"}
-                channels:
-                  - {name: mxc, instrument: ls372, input: "6", every: 50ms}
-                qubits:
-                  - name: q0
-                    drive: {generator: awg, sampleRate: 100MS/s, rabiPerVolt: 50MHz, piPulse: 20ns}
-                    readout: {instrument: scope, tone: 25MHz, \(centres)}
-                interlocks:
-                  - {name: mxc-warm, channel: mxc, above: 100mK}
-                safeState:
-                  - {instrument: awg, outputs: off}
-                """
-            let station = try Station(yaml: yaml, file: URL(fileURLWithPath: "/tmp/rest-node.yaml"))
+            let station = try Self.qubitStation(node: "rest-node", centres: centres)
             let node = try Node(station: station, lines: { _ throws(InstrumentError) in MemoryLine("unused", active: false) })
             defer { node.shutdown() }
             let host = try ExperimentHost(node: node)

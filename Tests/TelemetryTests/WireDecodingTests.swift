@@ -1,18 +1,7 @@
 import SwiftProtobuf
 import Testing
 @testable import Telemetry
-
-/// SplitMix64: a seeded generator, so every fuzz case can be replayed.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TestSupport
 
 /// `bytes` read by WireReader as a FrameHeader, in SwiftProtobuf's type (nil when refused).
 private func fastHeader(_ bytes: [UInt8]) -> Result<WireFrameHeader, WireDecodingError> {
@@ -143,7 +132,7 @@ struct WireDecodingTests {
 
     @Test("fuzz: mutated and random bytes are refused or read exactly as SwiftProtobuf reads them")
     func fuzz() throws {
-        var random = SplitMix64(state: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         let seeds = [try encodedHeader(), try encodedSample(), try encodedBatch(4), try encodedBatch(0)]
         for round in 0..<20_000 {
             var bytes: [UInt8]
@@ -186,7 +175,7 @@ struct WireDecodingTests {
     @Test("a subscriber fed fuzzed frames counts garbage and never traps")
     func subscriberFuzz() throws {
         let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
-        var random = SplitMix64(state: 42)
+        var random = SplitMix64(seed: 42)
         let header = try encodedHeader(), payload = try encodedBatch(2)
         var delivered = 0, refused = 0
         for _ in 0..<5_000 {

@@ -3,6 +3,7 @@ import Quantities
 import Testing
 
 @testable import Drivers
+import TestSupport
 
 /// An in-memory transport that answers writes with hostile replies: `reply` builds one of roughly the right
 /// shape from the command written and the one before it (nil: no reply), then the transport may garble,
