@@ -33,7 +33,7 @@ public struct LedgerPublicKey: Sendable, Hashable, Codable {
                               reason: "not an ML-DSA-65 public key (\(error))")
         }
         self.rawRepresentation = rawRepresentation
-        prepared = PreparedVerifier(Array(rawRepresentation))
+        prepared = PreparedVerifier()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -54,7 +54,7 @@ public struct LedgerPublicKey: Sendable, Hashable, Codable {
     /// ML-DSA-65 verification of `signature` over `digest`, in the ledger's context: what
     /// `MLDSA65.PublicKey.isValidSignature(_:for:context:)` decides, through the key's prepared `MLDSA65Verifier`.
     public func isValidSignature(_ signature: some DataProtocol, for digest: some DataProtocol) -> Bool {
-        let verifier = prepared.verifier
+        let verifier = prepared.verifier(for: rawRepresentation)
         return Array(signature).withUnsafeBytes { signature in
             Array(digest).withUnsafeBytes { digest in
                 signingContext.withUnsafeBytes { context in
@@ -67,16 +67,14 @@ public struct LedgerPublicKey: Sendable, Hashable, Codable {
 
 /// A public key's verifier, made on first use: keys that are only stored or compared cost no 36 KB.
 private final class PreparedVerifier: Sendable {
-    private let publicKey: [UInt8]
     private let made = Mutex<MLDSA65Verifier?>(nil)
 
-    init(_ publicKey: [UInt8]) { self.publicKey = publicKey }
-
-    var verifier: MLDSA65Verifier {
+    /// The verifier of `publicKey`, the key this belongs to.
+    func verifier(for publicKey: Data) -> MLDSA65Verifier {
         made.withLock { made in
             if let made { return made }
             // swift-crypto parsed the key already; an ML-DSA-65 public key of the right size always prepares.
-            let verifier = MLDSA65Verifier(publicKey: publicKey)!
+            let verifier = MLDSA65Verifier(publicKey: Array(publicKey))!
             made = verifier
             return verifier
         }

@@ -215,8 +215,12 @@ public final class ExperimentHost: NodeExperimentHost {
     /// The qubit's excited population with nothing driving it: `shots` shots of a readout alone
     /// (`SequenceCompiler.compileReadout`), with the drive outputs turned off again afterwards. After a reset,
     /// this is how close to |0⟩ the qubit relaxed (readout errors included, unless the bench is calibrated).
+    /// Like an experiment, it needs the station to admit experiments: a tripped interlock keeps outputs off.
     public func restingPopulation(of qubit: String, shots: Int) throws(CommandFailure) -> QubitBench.ExcitedFraction {
         guard let bench = benches[qubit] else { throw CommandFailure(.unknownResource, "no qubit \"\(qubit)\"") }
+        guard node.isAdmitted else {
+            throw CommandFailure(.notAdmitted, "\(qubit): \(abortReason("") ?? "the station does not admit experiments"), so its resting state cannot be read yet")
+        }
         let program: PulseProgram
         do { program = try bench.compiler.compileReadout() } catch {
             throw CommandFailure(.failed, "\(qubit): cannot compile a readout for its generator: \(error.message)")

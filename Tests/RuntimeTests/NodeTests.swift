@@ -269,6 +269,7 @@ struct NodeTests {
             let node = try Node(station: station, lines: { _ throws(InstrumentError) in MemoryLine("unused", active: false) })
             defer { node.shutdown() }
             let host = try ExperimentHost(node: node)
+            #expect(Self.eventually(5) { node.isAdmitted })
             let resting = try host.restingPopulation(of: "q0", shots: CommandServer.resetCheckShots)
             #expect(resting.shots >= CommandServer.resetCheckShots)
             #expect(CommandServer.restsInGround(resting) == rests, "reads |1⟩ in \(resting.value) ± \(resting.standardError)")
@@ -277,6 +278,14 @@ struct NodeTests {
             guard case let .generator(awg)? = node.instruments.driver("awg") else { return }
             #expect(try !awg.isOutputEnabled(1) && !awg.isOutputEnabled(2), "the readout left the drive on")
             #expect(throws: CommandFailure.self) { try host.restingPopulation(of: "q9", shots: 10) }
+            guard rests else { continue }
+            // A warm fridge trips the interlock: the readout, which would turn the drive outputs on, waits.
+            let emulator = try #require(node.instruments.emulator)
+            emulator.model.quench(stage: .mixingChamber, energy: 5e-3, seconds: 0.5)
+            emulator.advance(by: 2)
+            #expect(Self.eventually(30) { !node.isAdmitted }, "the quench did not trip mxc-warm")
+            let refused = #expect(throws: CommandFailure.self) { try host.restingPopulation(of: "q0", shots: 10) }
+            #expect(refused?.code == .notAdmitted && refused?.message.contains("mxc-warm") == true, "\(String(describing: refused))")
         }
     }
 }
