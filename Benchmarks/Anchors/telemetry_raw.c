@@ -10,6 +10,8 @@
  *
  * Build: gcc -O2 -o telemetry_raw telemetry_raw.c -lzmq -lpthread
  * Usage: telemetry_raw [messages (default 1000000)] [samples per message: 1 or 64 (default 1)]
+ *        [contexts: 1, PUB and SUB sharing one ZeroMQ context and so one I/O thread (default, what
+ *        telemetry-compare runs), or 2, a context each, as our publisher and subscriber have]
  * Prints: "anchor=c messages=N received=M samples_per_message=K seconds=S msgs_per_sec=R samples_per_sec=Q"
  */
 #include <zmq.h>
@@ -27,6 +29,8 @@
 
 typedef struct {
     void *context;
+    /* The SUB socket's context: the PUB's (one I/O thread for both) or its own. */
+    void *sub_context;
     char endpoint[256];
     size_t payload_size;
     int failed;
@@ -60,7 +64,7 @@ static long receive_message(void *sub, zmq_msg_t *frame) {
 static void *receiver_main(void *argument) {
     receiver_args *args = argument;
     args->failed = 1;
-    void *sub = zmq_socket(args->context, ZMQ_SUB);
+    void *sub = zmq_socket(args->sub_context, ZMQ_SUB);
     if (!sub) die("zmq_socket(SUB)");
     set_int(sub, ZMQ_LINGER, 1000, "ZMQ_LINGER");
     set_int(sub, ZMQ_RCVHWM, 0, "ZMQ_RCVHWM");
@@ -110,8 +114,9 @@ static size_t fixed64(unsigned char *out, uint64_t value) {
 int main(int argc, char **argv) {
     long messages = argc > 1 ? atol(argv[1]) : 1000000;
     int samples = argc > 2 ? atoi(argv[2]) : 1;
-    if (messages < 2 || (samples != 1 && samples != 64)) {
-        fprintf(stderr, "usage: %s [messages >= 2] [samples per message: 1 or 64]\n", argv[0]);
+    int contexts = argc > 3 ? atoi(argv[3]) : 1;
+    if (messages < 2 || (samples != 1 && samples != 64) || (contexts != 1 && contexts != 2)) {
+        fprintf(stderr, "usage: %s [messages >= 2] [samples per message: 1 or 64] [contexts: 1 or 2]\n", argv[0]);
         return 2;
     }
 
@@ -151,7 +156,9 @@ int main(int argc, char **argv) {
     set_int(pub, ZMQ_LINGER, 1000, "ZMQ_LINGER");
     set_int(pub, ZMQ_SNDHWM, 0, "ZMQ_SNDHWM");
     if (zmq_bind(pub, "tcp://127.0.0.1:*") != 0) die("zmq_bind(PUB)");
-    receiver_args args = {.context = context, .payload_size = p};
+    void *sub_context = contexts == 2 ? zmq_ctx_new() : context;
+    if (!sub_context) die("zmq_ctx_new");
+    receiver_args args = {.context = context, .sub_context = sub_context, .payload_size = p};
     size_t endpoint_size = sizeof args.endpoint;
     if (zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, args.endpoint, &endpoint_size) != 0) die("ZMQ_LAST_ENDPOINT");
     void *control = zmq_socket(context, ZMQ_PAIR);
@@ -195,6 +202,7 @@ int main(int argc, char **argv) {
     pthread_join(receiver, NULL);
     zmq_close(control);
     zmq_close(pub);
+    if (sub_context != context) zmq_ctx_term(sub_context);
     zmq_ctx_term(context);
     if (args.failed) { fprintf(stderr, "telemetry_raw: the subscriber failed\n"); return 1; }
     printf("anchor=c messages=%ld received=%ld samples_per_message=%d seconds=%.6f msgs_per_sec=%.0f samples_per_sec=%.0f\n",
