@@ -16,8 +16,10 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
     return (ours, key.isValidSignature(signature, for: message, context: context))
 }
 
-@Suite struct MLDSA65VerifierTests {
-    @Test func keccakMatchesSHA3AndFIPS202Vectors() {
+@Suite("ML-DSA-65 verification with prepared keys decides as swift-crypto does")
+struct MLDSA65VerifierTests {
+    @Test("SHAKE matches swift-crypto's SHA3-256 and FIPS 202's vectors, however it is squeezed")
+    func keccakMatchesSHA3AndFIPS202Vectors() {
         var generator = SplitMix64(seed: 1)
         for length in [0, 1, 135, 136, 137, 271, 272, 273, 1000] {
             let input = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -36,13 +38,15 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
         #expect(once.squeeze(500) == (0..<500).map { _ in bytewise.squeezeByte() })
     }
 
-    @Test func inverseScaleIsRSquaredOver256() {
+    @Test("The NTT's constants: R²/256 and q⁻¹ mod 2³²")
+    func inverseScaleIsRSquaredOver256() {
         let q = Int64(MLDSA65Parameters.q), r = (Int64(1) << 32) % q
         #expect(Int64(NTT.inverseScale) * 256 % q == r * r % q)
         #expect(Int64(NTT.qInverse) * q & 0xFFFF_FFFF == 1)
     }
 
-    @Test func acceptsWhatSwiftCryptoSigns() throws {
+    @Test("Every signature swift-crypto makes is accepted, in any context")
+    func acceptsWhatSwiftCryptoSigns() throws {
         var generator = SplitMix64(seed: 2)
         for _ in 0..<6 {
             let key = try MLDSA65.PrivateKey()
@@ -56,7 +60,8 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
         }
     }
 
-    @Test func rejectsExactlyWhatSwiftCryptoRejects() throws {
+    @Test("Altered signatures, messages, contexts and keys get swift-crypto's decision, byte by byte")
+    func rejectsExactlyWhatSwiftCryptoRejects() throws {
         var generator = SplitMix64(seed: 3)
         let key = try MLDSA65.PrivateKey(), other = try MLDSA65.PrivateKey()
         let message = Array("allocate 8 qubits".utf8), context = Array("qrrm-ledger".utf8)
@@ -100,7 +105,8 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
         #expect(rejected > 1000)
     }
 
-    @Test func boundsZAtGammaOneMinusBeta() throws {
+    @Test("z is bounded exactly at γ₁ − β")
+    func boundsZAtGammaOneMinusBeta() throws {
         let key = try MLDSA65.PrivateKey()
         let message = Array("z".utf8)
         let signature = Array(try key.signature(for: message, context: []))
@@ -126,7 +132,8 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
     }
 
     /// Two encodings of the same hints: only the strong-unforgeability checks tell them apart.
-    @Test func refusesNonCanonicalHints() throws {
+    @Test("Hints out of order or padded with non-zero bytes are refused")
+    func refusesNonCanonicalHints() throws {
         let key = try MLDSA65.PrivateKey()
         let message = Array("h".utf8)
         let signature = Array(try key.signature(for: message, context: []))
@@ -160,7 +167,8 @@ private func decisions(_ key: MLDSA65.PublicKey, _ signature: [UInt8], _ message
         #expect(refusedByBoth(outOfOrder))
     }
 
-    @Test func ledgerKeysVerifyInTheLedgerContextOnly() throws {
+    @Test("Ledger keys verify in the ledger's context only")
+    func ledgerKeysVerifyInTheLedgerContextOnly() throws {
         let key = try LedgerSigningKey(id: "alice")
         let digest = Data((0..<32).map { UInt8($0) })
         let signature = try key.sign(digest)
