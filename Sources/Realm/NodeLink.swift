@@ -269,9 +269,10 @@ public final class NodeLinks: Sendable {
         for attempt in 0..<attempts {
             if let endpoints = known.withLock({ $0[node] }), let commands = endpoints.commands {
                 do {
-                    // The node stops the qubit's runs (each within 30 s) and then reads it.
-                    let reply = try NodeCommandClient.call(commands, security: security(of: endpoints),
-                                                           ["command": "reset", "qubit": qubit], timeout: .seconds(45))
+                    // The node stops the qubit's runs (each within 30 s) and then reads it, which takes a second or
+                    // more: the call waits on a thread of its own, not one of the few that run the realm's tasks.
+                    let reply = try await NodeCommandClient.callOnOwnThread(
+                        commands, security: security(of: endpoints), ["command": "reset", "qubit": qubit], timeout: .seconds(45))
                     let result = reply["result"] as? [String: Any]
                     let population = result?["excitedPopulation"] as? Double
                     if result?["groundState"] as? Bool == false {
@@ -334,6 +335,21 @@ struct PowerMeter {
 
 /// One request–reply to a node's command endpoint (a DEALER to its ROUTER), JSON both ways.
 enum NodeCommandClient {
+    /// `call` on a new thread, for requests the node takes long to answer: waiting blocks that thread only.
+    static func callOnOwnThread(_ endpoint: String, security: TelemetryClientSecurity, _ request: [String: String],
+                                timeout: Duration) async throws(RealmError) -> [String: Any] {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[String: Any], RealmError>, Never>) in
+            Thread {
+                do throws(RealmError) {
+                    continuation.resume(returning: .success(try call(endpoint, security: security, request, timeout: timeout)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }.start()
+        }
+        return try result.get()
+    }
+
     static func call(_ endpoint: String, security: TelemetryClientSecurity, _ request: [String: Any],
                      timeout: Duration = .seconds(5)) throws(RealmError) -> [String: Any] {
         let body: Data
