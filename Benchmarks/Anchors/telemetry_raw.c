@@ -4,7 +4,10 @@
  * The same wire traffic as a QuantumRealm telemetry publisher, without our code: PUB -> SUB over
  * TCP loopback, three-frame messages [topic][header][payload], the header and payload encoded
  * once before the run (a 41-byte FrameHeader; a Payload of one Sample, 29 bytes, or of a
- * 64-sample SampleBatch, 1548 bytes). zmq_send from preallocated buffers, zmq_msg_recv into one
+ * 64-sample SampleBatch, 660 bytes: times as schema 2's zigzag-varint deltas, hardware time
+ * steps of 1 ns as telemetry-compare records and host time steps of 50 ns, a 1-byte varint each.
+ * Steps of the host clock between two records are rarely shorter, so the anchor never sends more
+ * bytes than the publisher does). zmq_send from preallocated buffers, zmq_msg_recv into one
  * reused zmq_msg_t, no decoding. Subscription sync, end marker and timing as in zmq_pubsub.c:
  * probes and the end marker are messages whose payload frame is 0 and 1 bytes long.
  *
@@ -120,10 +123,10 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    /* FrameHeader{schema_version 1, publisher_id "node1", instance, sequence (3 bytes), clocks}. */
+    /* FrameHeader{schema_version 2, publisher_id "node1", instance, sequence (3 bytes), clocks}. */
     unsigned char header[64];
     size_t h = 0;
-    header[h++] = 0x08; header[h++] = 1;
+    header[h++] = 0x08; header[h++] = 2;
     header[h++] = 0x12; header[h++] = 5; memcpy(header + h, "node1", 5); h += 5;
     header[h++] = 0x19; h += fixed64(header + h, 0x0123456789abcdefULL);
     header[h++] = 0x20; h += varint(header + h, 1000000);
@@ -139,14 +142,23 @@ int main(int argc, char **argv) {
         payload[p++] = 0x11; p += fixed64(payload + p, 42);
         payload[p++] = 0x19; p += fixed64(payload + p, 1790000000000000000ULL);
     } else {
-        uint64_t column = 8 * 64;
-        uint64_t inner = 3 * (1 + 2 + column);
-        payload[p++] = 0x22; p += varint(payload + p, inner);
-        for (int field = 1; field <= 3; field++) {
-            payload[p++] = (unsigned char)(field << 3 | 2);
-            p += varint(payload + p, column);
-            for (int i = 0; i < 64; i++) p += fixed64(payload + p, (uint64_t)i);
+        /* SampleBatch{values = 1 (packed double), hardware_time_delta_ns = 4, host_time_delta_ns = 5
+         * (packed sint64)}: columns built first, then framed. */
+        unsigned char hardware[1024], host[1024];
+        size_t hn = 0, sn = 0;
+        hn += varint(hardware + hn, 2 * 1000000ULL);            /* zigzag(1000000): the first time */
+        sn += varint(host + sn, 2 * 1790000000000000000ULL);    /* zigzag(host time) */
+        for (int i = 1; i < 64; i++) {
+            hn += varint(hardware + hn, 2 * 1);                 /* zigzag(+1 ns) */
+            sn += varint(host + sn, 2 * 50);                    /* zigzag(+50 ns) */
         }
+        uint64_t column = 8 * 64;
+        uint64_t inner = (1 + 2 + column) + (1 + 1 + hn) + (1 + 1 + sn);
+        payload[p++] = 0x22; p += varint(payload + p, inner);
+        payload[p++] = 0x0A; p += varint(payload + p, column);
+        for (int i = 0; i < 64; i++) p += fixed64(payload + p, (uint64_t)i);
+        payload[p++] = 0x22; p += varint(payload + p, hn); memcpy(payload + p, hardware, hn); p += hn;
+        payload[p++] = 0x2A; p += varint(payload + p, sn); memcpy(payload + p, host, sn); p += sn;
     }
 
     void *context = zmq_ctx_new();

@@ -52,6 +52,8 @@ final class PublisherLoop {
     private let heartbeatIntervalNs: Int64
     private let headerScratch: UnsafeMutableRawBufferPointer
     private let payloadScratch: UnsafeMutableRawBufferPointer
+    /// Where a batch's delta columns are written before their lengths are known.
+    private let deltaScratch: UnsafeMutablePointer<UInt8>
     private let heartbeatTopic: String
     private let announcementTopic: String
 
@@ -86,6 +88,7 @@ final class PublisherLoop {
         heartbeatIntervalNs = max(1, nanoseconds(configuration.heartbeatInterval))
         headerScratch = .allocate(byteCount: WireWriter.maximumHeaderSize(idBytes: id.count), alignment: 8)
         payloadScratch = .allocate(byteCount: WireWriter.maximumBatchSize(count: configuration.batchSize), alignment: 8)
+        deltaScratch = .allocate(capacity: WireWriter.deltaScratchSize(count: configuration.batchSize))
         heartbeatTopic = "\(configuration.nodeID)/_node/heartbeat"
         announcementTopic = "\(configuration.nodeID)/_node/announcement"
         started = TelemetryClock.monotonicNanoseconds()
@@ -97,6 +100,7 @@ final class PublisherLoop {
         publisherID.deallocate()
         headerScratch.deallocate()
         payloadScratch.deallocate()
+        deltaScratch.deallocate()
     }
 
     /// The thread's body: drain, batch, send, heartbeat, answer snapshots, until stopped.
@@ -250,7 +254,8 @@ final class PublisherLoop {
             $0.hostTimeNs = channel.hostTimes[n - 1]
         }
         var payload = WireWriter(payloadScratch)
-        payload.batch(values: channel.values, hardwareTimeNs: channel.hardwareTimes, hostTimeNs: channel.hostTimes, count: n)
+        payload.batch(values: channel.values, hardwareTimeNs: channel.hardwareTimes, hostTimeNs: channel.hostTimes, count: n,
+                      scratch: deltaScratch)
         try sendFrames(topic: channel.topic, sequence: next(&channel.sequence), payload: payload.bytes)
         shared.samplesSent.add(UInt64(n), ordering: .relaxed)
     }

@@ -87,7 +87,7 @@ public enum GarbageReason: String, Sendable, CaseIterable, CustomStringConvertib
     case undecodablePayload = "undecodable-payload"
     /// A payload with no body this schema version knows.
     case unknownPayloadKind = "unknown-payload-kind"
-    /// A SampleBatch whose three columns differ in length.
+    /// A SampleBatch whose columns differ in length, or that gives a clock both as absolute times and as deltas.
     case inconsistentBatch = "inconsistent-batch"
     /// A topic that is not `<node>/<instrument>/<channel>` (see ``TelemetryTopic``).
     case invalidTopic = "invalid-topic"
@@ -344,7 +344,7 @@ public final class TelemetrySubscriber {
             return .garbage(.undecodableHeader)
         }
         guard header.sequence > 0, !header.publisherID.isEmpty else { return .garbage(.undecodableHeader) }
-        guard header.schemaVersion == telemetrySchemaVersion else { return .garbage(.unsupportedSchemaVersion) }
+        guard telemetryReadableSchemaVersions.contains(header.schemaVersion) else { return .garbage(.unsupportedSchemaVersion) }
 
         var payload = WirePayload()
         if let body = try? WireReader.payload(payloadBytes) {
@@ -358,10 +358,12 @@ public final class TelemetrySubscriber {
         switch payload.body {
         case nil:
             return .garbage(.unknownPayloadKind)
-        case .batch(let batch):
-            guard batch.values.count == batch.hardwareTimeNs.count, batch.values.count == batch.hostTimeNs.count else {
+        case .batch(let received):
+            guard let batch = received.withAbsoluteTimes(),
+                  batch.values.count == batch.hardwareTimeNs.count, batch.values.count == batch.hostTimeNs.count else {
                 return .garbage(.inconsistentBatch)
             }
+            payload.body = .batch(batch)
             samples = UInt64(batch.values.count)
         case .sample:
             samples = 1
@@ -533,8 +535,8 @@ public enum TelemetrySnapshotClient {
             throw .malformedSnapshot(endpoint: endpoint, reason: "the reply (\(reply.count) bytes) is not a Snapshot: \(error)")
         }
         guard snapshot.error.isEmpty else { throw .malformedSnapshot(endpoint: endpoint, reason: "the node refused the request: \(snapshot.error)") }
-        guard snapshot.schemaVersion == telemetrySchemaVersion else {
-            throw .malformedSnapshot(endpoint: endpoint, reason: "schema version \(snapshot.schemaVersion), expected \(telemetrySchemaVersion)")
+        guard telemetryReadableSchemaVersions.contains(snapshot.schemaVersion) else {
+            throw .malformedSnapshot(endpoint: endpoint, reason: "schema version \(snapshot.schemaVersion), expected \(telemetryReadableSchemaVersions.lowerBound) to \(telemetryReadableSchemaVersions.upperBound)")
         }
         return snapshot
     }

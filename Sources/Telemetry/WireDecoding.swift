@@ -36,7 +36,8 @@ struct HeaderFields {
 struct WireReader {
     private let base: UnsafeRawPointer?
     private let end: Int
-    private var offset = 0
+    /// Bytes read so far.
+    private(set) var offset = 0
 
     init(_ bytes: UnsafeRawBufferPointer) {
         base = bytes.baseAddress
@@ -96,7 +97,7 @@ struct WireReader {
             case (1, 0): header.schemaVersion = UInt32(truncatingIfNeeded: try reader.varint())
             case (2, 2):
                 let id = try reader.delimited()
-                guard String(validating: id, as: UTF8.self) != nil else { throw .invalidUTF8(field: 2) }
+                guard isASCII(id) || String(validating: id, as: UTF8.self) != nil else { throw .invalidUTF8(field: 2) }
                 header.publisherID = id
             case (3, 1): header.publisherInstance = try reader.fixed64()
             case (4, 0): header.sequence = try reader.varint()
@@ -109,6 +110,14 @@ struct WireReader {
             }
         }
         return header
+    }
+
+    /// Whether every byte is below 0x80: valid UTF-8 without the generic validator's cost.
+    @inline(__always)
+    private static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var any: UInt8 = 0
+        for byte in bytes { any |= byte }
+        return any < 0x80
     }
 
     /// A Payload whose one body is a Sample (field 3) or a SampleBatch (field 4); any other
@@ -143,23 +152,60 @@ struct WireReader {
         return sample
     }
 
-    /// SampleBatch{values = 1, hardware_time_ns = 2, host_time_ns = 3}, each a packed fixed64
-    /// column; a column given in several pieces is their concatenation, as protobuf says.
+    /// SampleBatch{values = 1, hardware_time_ns = 2, host_time_ns = 3 (packed fixed64),
+    /// hardware_time_delta_ns = 4, host_time_delta_ns = 5 (packed sint64)}, with the delta
+    /// columns summed into the absolute ones. A column given in several pieces is their
+    /// concatenation, as protobuf says; a clock given in both forms is left to SwiftProtobuf and
+    /// ``WireSampleBatch/withAbsoluteTimes()``, which refuses it.
     static func batch(_ bytes: UnsafeRawBufferPointer) throws(WireDecodingError) -> WireSampleBatch {
         var reader = WireReader(bytes)
         var batch = WireSampleBatch()
+        // Per clock (hardware, host): which forms were seen.
+        var absolute = (false, false), delta = (false, false)
         while !reader.isAtEnd {
             let (field, wireType) = try reader.key()
-            guard wireType == 2, (1...3).contains(field) else { throw .unsupported(field: field, wireType: wireType) }
+            guard wireType == 2, (1...5).contains(field) else { throw .unsupported(field: field, wireType: wireType) }
             let column = try reader.delimited()
-            guard column.count % 8 == 0 else { throw .malformedColumn(field: field, bytes: column.count) }
             switch field {
-            case 1: appendColumn(column, to: &batch.values) { Double(bitPattern: $0) }
-            case 2: appendColumn(column, to: &batch.hardwareTimeNs) { Int64(bitPattern: $0) }
-            default: appendColumn(column, to: &batch.hostTimeNs) { Int64(bitPattern: $0) }
+            case 1, 2, 3:
+                guard column.count % 8 == 0 else { throw .malformedColumn(field: field, bytes: column.count) }
+                switch field {
+                case 1: appendColumn(column, to: &batch.values) { Double(bitPattern: $0) }
+                case 2: absolute.0 = true; appendColumn(column, to: &batch.hardwareTimeNs) { Int64(bitPattern: $0) }
+                default: absolute.1 = true; appendColumn(column, to: &batch.hostTimeNs) { Int64(bitPattern: $0) }
+                }
+            case 4: delta.0 = true; try appendDeltas(column, to: &batch.hardwareTimeNs)
+            default: delta.1 = true; try appendDeltas(column, to: &batch.hostTimeNs)
             }
+            if absolute.0 && delta.0 || absolute.1 && delta.1 { throw .unsupported(field: field, wireType: wireType) }
         }
         return batch
+    }
+
+    /// Appends the times a packed sint64 delta column stands for, continuing from the last time
+    /// already in `times` (wrapping, as the writer subtracts).
+    @inline(__always)
+    private static func appendDeltas(_ column: UnsafeRawBufferPointer, to times: inout [Int64]) throws(WireDecodingError) {
+        guard let bytes = column.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var time = times.last ?? 0
+        times.reserveCapacity(times.count + column.count)
+        var at = 0
+        while at < column.count {
+            var zigzag: UInt64
+            if bytes[at] < 0x80 {  // Steady samples: mostly one or two bytes.
+                zigzag = UInt64(bytes[at])
+                at += 1
+            } else if at + 1 < column.count && bytes[at + 1] < 0x80 {
+                zigzag = UInt64(bytes[at] & 0x7F) | UInt64(bytes[at + 1]) << 7
+                at += 2
+            } else {
+                var reader = WireReader(UnsafeRawBufferPointer(rebasing: column[at...]))
+                zigzag = try reader.varint()
+                at += reader.offset
+            }
+            time &+= Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
+            times.append(time)
+        }
     }
 
     /// Appends the little-endian fixed64 entries of `column` (a multiple of 8 bytes) to `array`;
@@ -181,5 +227,23 @@ struct WireReader {
             array.reserveCapacity(array.count + n)
             for i in 0..<n { array.append(convert(UInt64(littleEndian: from.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
         }
+    }
+}
+
+extension WireSampleBatch {
+    /// The batch with its times in the absolute columns (`hardwareTimeNs`, `hostTimeNs`) and
+    /// the delta columns (schema 2) empty, summed as ``WireWriter`` wrote them; nil when a clock
+    /// has both forms.
+    func withAbsoluteTimes() -> WireSampleBatch? {
+        guard hardwareTimeNs.isEmpty || hardwareTimeDeltaNs.isEmpty, hostTimeNs.isEmpty || hostTimeDeltaNs.isEmpty else { return nil }
+        guard !hardwareTimeDeltaNs.isEmpty || !hostTimeDeltaNs.isEmpty else { return self }
+        var batch = self
+        func sum(_ deltas: [Int64]) -> [Int64] {
+            var time: Int64 = 0
+            return deltas.map { time &+= $0; return time }
+        }
+        if !hardwareTimeDeltaNs.isEmpty { batch.hardwareTimeNs = sum(hardwareTimeDeltaNs); batch.hardwareTimeDeltaNs = [] }
+        if !hostTimeDeltaNs.isEmpty { batch.hostTimeNs = sum(hostTimeDeltaNs); batch.hostTimeDeltaNs = [] }
+        return batch
     }
 }

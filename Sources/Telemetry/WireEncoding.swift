@@ -1,5 +1,9 @@
-/// The schema version this build writes in every ``WireFrameHeader`` and accepts from others.
-public let telemetrySchemaVersion: UInt32 = 1
+/// The schema version this build writes in every ``WireFrameHeader``; it reads this one and
+/// every earlier one (``telemetryReadableSchemaVersions``).
+public let telemetrySchemaVersion: UInt32 = 2
+
+/// The schema versions this build decodes: 1 (batch times as absolute columns) and 2 (as deltas).
+public let telemetryReadableSchemaVersions: ClosedRange<UInt32> = 1...telemetrySchemaVersion
 
 /// Writes the protobuf encoding of the hot messages (FrameHeader, Payload{Sample},
 /// Payload{SampleBatch}) straight into a preallocated buffer, without allocating.
@@ -77,41 +81,63 @@ struct WireWriter {
         key(3, 1); fixed64(UInt64(bitPattern: hostTimeNs))
     }
 
-    /// Payload{batch = 4}: SampleBatch with its three packed columns of `count` entries each.
+    /// Payload{batch = 4}: SampleBatch with its values as a packed double column (field 1) and
+    /// its times as packed zigzag-varint deltas (fields 4 and 5, schema 2).
+    /// The delta columns go to `scratch` (``deltaScratchSize(count:)`` bytes) first: their
+    /// lengths come before them on the wire.
     mutating func batch(values: UnsafePointer<Double>, hardwareTimeNs: UnsafePointer<Int64>,
-                        hostTimeNs: UnsafePointer<Int64>, count n: Int) {
-        let column = UInt64(n * 8)
-        let inner = 3 * (1 + UInt64(WireWriter.varintSize(column)) + column)
-        key(4, 2); varint(inner)
-        key(1, 2); varint(column)
-        fixed64Column(UnsafeRawPointer(values), count: n)
-        key(2, 2); varint(column)
-        fixed64Column(UnsafeRawPointer(hardwareTimeNs), count: n)
-        key(3, 2); varint(column)
-        fixed64Column(UnsafeRawPointer(hostTimeNs), count: n)
+                        hostTimeNs: UnsafePointer<Int64>, count n: Int, scratch base: UnsafeMutablePointer<UInt8>) {
+        guard n > 0 else { key(4, 2); varint(0); return }
+        let hardwareBytes = WireWriter.deltaColumn(hardwareTimeNs, count: n, into: base)
+        let hostBytes = WireWriter.deltaColumn(hostTimeNs, count: n, into: base + hardwareBytes)
+        let valueBytes = 8 * n
+        func field(_ bytes: Int) -> UInt64 { UInt64(1 + WireWriter.varintSize(UInt64(bytes)) + bytes) }
+        key(4, 2); varint(field(valueBytes) + field(hardwareBytes) + field(hostBytes))
+        key(1, 2); varint(UInt64(valueBytes))
+        #if _endian(little)
+        raw(UnsafeRawBufferPointer(start: values, count: valueBytes))
+        #else
+        for i in 0..<n { fixed64(values[i].bitPattern) }
+        #endif
+        key(4, 2); varint(UInt64(hardwareBytes))
+        raw(UnsafeRawBufferPointer(start: base, count: hardwareBytes))
+        key(5, 2); varint(UInt64(hostBytes))
+        raw(UnsafeRawBufferPointer(start: base + hardwareBytes, count: hostBytes))
     }
 
-    /// `count` 8-byte values as a packed fixed64 column: on a little-endian host their memory
-    /// is already the wire format, so one copy.
+    /// Writes `times[0]`, then each time less the one before (wrapping), as zigzag varints (a
+    /// packed sint64 delta column) to `out`, which has room for 10 bytes a time; returns the bytes.
     @inline(__always)
-    private mutating func fixed64Column(_ from: UnsafeRawPointer, count n: Int) {
-        #if _endian(little)
-        raw(UnsafeRawBufferPointer(start: from, count: 8 * n))
-        #else
-        for i in 0..<n { fixed64(from.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
-        #endif
+    private static func deltaColumn(_ times: UnsafePointer<Int64>, count n: Int, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var previous: Int64 = 0, at = 0
+        for i in 0..<n {
+            var value = zigzag(times[i] &- previous)
+            previous = times[i]
+            while value >= 0x80 {
+                out[at] = UInt8(truncatingIfNeeded: value) | 0x80
+                value >>= 7
+                at += 1
+            }
+            out[at] = UInt8(value)
+            at += 1
+        }
+        return at
     }
+
+    /// Protobuf's sint64 mapping: 0, −1, 1, −2, … to 0, 1, 2, 3, …
+    @inline(__always)
+    static func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: value &<< 1 ^ value &>> 63) }
 
     /// The bytes a varint of `value` takes.
-    static func varintSize(_ value: UInt64) -> Int {
-        var value = value, size = 1
-        while value >= 0x80 { value >>= 7; size += 1 }
-        return size
-    }
+    @inline(__always)
+    static func varintSize(_ value: UInt64) -> Int { (70 - (value | 1).leadingZeroBitCount) / 7 }
 
     /// The largest header for a publisher id of `idBytes` bytes.
     static func maximumHeaderSize(idBytes: Int) -> Int { 2 + (1 + 10 + idBytes) + 9 + 11 + 9 + 9 }
 
+    /// The scratch bytes ``batch(values:hardwareTimeNs:hostTimeNs:count:scratch:)`` needs.
+    static func deltaScratchSize(count: Int) -> Int { 20 * count }
+
     /// The largest batch payload of `count` samples.
-    static func maximumBatchSize(count: Int) -> Int { 1 + 10 + 3 * (1 + 10 + 8 * count) }
+    static func maximumBatchSize(count: Int) -> Int { 1 + 10 + (1 + 10 + 8 * count) + 2 * (1 + 10 + 10 * count) }
 }

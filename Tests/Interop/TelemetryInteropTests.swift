@@ -53,6 +53,7 @@ struct TelemetryInteropTests {
         configuration.batchSize = 8
         let publisher = try TelemetryPublisher(configuration)
         defer { publisher.stop() }
+        let startNs = Int64(Date().timeIntervalSince1970 * 1e9)
         let mxc = try publisher.declare(WireChannelDescriptor.with {
             $0.topic = "node1/ls372/mxc"; $0.instrument = "ls372"; $0.channel = "mxc"; $0.unit = "K"
         })
@@ -97,7 +98,7 @@ struct TelemetryInteropTests {
         let isInjected: (PeerEvent) -> Bool = { $0.event == "message" && $0.strings["topic"] == "inj/x/y" }
         while value < 2000 && !(good.hasPrinted("message", where: isSample) && good.hasPrinted("message", where: isInjected)) {
             value += 1
-            producer.record(mxc, value)
+            producer.record(mxc, value, hardwareTimeNs: Int64(value) * 1_000)
             if !good.hasPrinted("message", where: isInjected) {
                 injectedSequence += 1
                 try inject(injectedSequence)
@@ -117,7 +118,7 @@ struct TelemetryInteropTests {
 
         // The last sample arrives; then the snapshot must hold it, with the descriptor.
         value += 1
-        producer.record(mxc, value)
+        producer.record(mxc, value, hardwareTimeNs: Int64(value) * 1_000)
         let final = value
         try good.wait(for: "the last sample \(final)") { $0.contains { isSample($0) && $0.numbers["last_value"] == final } }
         good.send("snapshot")
@@ -131,6 +132,17 @@ struct TelemetryInteropTests {
         let decoded = good.events.filter(isSample)
         #expect(!good.hasPrinted("gap") { $0.strings["topic"] == "node1/ls372/mxc" })
         #expect(zip(decoded, decoded.dropFirst()).allSatisfy { ($0.numbers["last_value"] ?? 0) < ($1.numbers["last_value"] ?? 0) })
+        // Batch times, sent as deltas, summed by Python to what was recorded: hardware time 1000 ns per
+        // unit of value, host times from this run's wall clock, never decreasing.
+        let batches = decoded.filter { $0.strings["kind"] == "batch" }
+        #expect(!batches.isEmpty, "no batch among \(decoded.count) messages")
+        for batch in batches {
+            let last = Int64(batch.numbers["last_value"] ?? 0), count = Int64(batch.integers["count"] ?? 0)
+            #expect(batch.lists["hardware_times"] == (last - count + 1...last).map { String($0 * 1_000) })
+            let host = (batch.lists["host_times"] ?? []).compactMap(Int64.init)
+            #expect(host.count == count && zip(host, host.dropFirst()).allSatisfy { $0 <= $1 })
+            #expect(host.allSatisfy { abs($0 - startNs) < 600_000_000_000 }, "host times \(host) far from \(startNs)")
+        }
 
         // The unlisted key: nothing on the bus, no snapshot.
         bad.send("snapshot")

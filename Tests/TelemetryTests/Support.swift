@@ -107,3 +107,12 @@ struct RawPublisher {
         return sequence
     }
 }
+
+extension WireWriter {
+    /// ``batch(values:hardwareTimeNs:hostTimeNs:count:scratch:)`` with scratch of its own.
+    mutating func batch(values: [Double], hardwareTimeNs: [Int64], hostTimeNs: [Int64], count: Int) {
+        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: WireWriter.deltaScratchSize(count: count))
+        defer { scratch.deallocate() }
+        batch(values: values, hardwareTimeNs: hardwareTimeNs, hostTimeNs: hostTimeNs, count: count, scratch: scratch)
+    }
+}

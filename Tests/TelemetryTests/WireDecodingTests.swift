@@ -31,9 +31,9 @@ private func fastPayload(_ bytes: [UInt8]) -> Result<WirePayload, WireDecodingEr
     }
 }
 
-private func encodedHeader(sequence: UInt64 = 1_000_000, id: String = "node1") throws -> [UInt8] {
+private func encodedHeader(sequence: UInt64 = 1_000_000, id: String = "node1", schemaVersion: UInt32 = 1) throws -> [UInt8] {
     try WireFrameHeader.with {
-        $0.schemaVersion = 1
+        $0.schemaVersion = schemaVersion
         $0.publisherID = id
         $0.publisherInstance = 0x0123_4567_89AB_CDEF
         $0.sequence = sequence
@@ -46,14 +46,35 @@ private func encodedSample() throws -> [UInt8] {
     try WirePayload.with { $0.sample = WireSample.with { $0.value = 0.01; $0.hardwareTimeNs = 42; $0.hostTimeNs = 1 << 60 } }.serializedBytes()
 }
 
-private func encodedBatch(_ n: Int) throws -> [UInt8] {
-    try WirePayload.with {
+/// A Payload{SampleBatch} of `n` samples, its times as absolute columns (schema 1) or as deltas (schema 2).
+private func encodedBatch(_ n: Int, deltas: Bool = false) throws -> [UInt8] {
+    let hardware = (0..<n).map { Int64($0) - 5 }, host = (0..<n).map { Int64($0) << 40 }
+    return try WirePayload.with {
         $0.batch = WireSampleBatch.with {
             $0.values = (0..<n).map { Double($0) / 3 }
-            $0.hardwareTimeNs = (0..<n).map { Int64($0) - 5 }
-            $0.hostTimeNs = (0..<n).map { Int64($0) << 40 }
+            if deltas {
+                $0.hardwareTimeDeltaNs = differences(hardware)
+                $0.hostTimeDeltaNs = differences(host)
+            } else {
+                $0.hardwareTimeNs = hardware
+                $0.hostTimeNs = host
+            }
         }
     }.serializedBytes()
+}
+
+/// Each time less the one before it (the first less 0), wrapping: schema 2's delta columns.
+func differences(_ times: [Int64]) -> [Int64] { times.indices.map { times[$0] &- ($0 == 0 ? 0 : times[$0 - 1]) } }
+
+/// SwiftProtobuf's reading of `bytes`, with a batch's delta columns summed into absolute ones, as
+/// the subscriber delivers it; nil when SwiftProtobuf refuses the bytes or a clock has both forms.
+func protobufReading(_ bytes: [UInt8]) -> WirePayload? {
+    guard var payload = try? WirePayload(serializedBytes: bytes) else { return nil }
+    if case .batch(let batch) = payload.body {
+        guard let absolute = batch.withAbsoluteTimes() else { return nil }
+        payload.body = .batch(absolute)
+    }
+    return payload
 }
 
 /// Whatever WireReader accepts, SwiftProtobuf decodes to the same message.
@@ -65,7 +86,7 @@ private func expectAgreement(header bytes: [UInt8], sourceLocation: SourceLocati
 
 private func expectAgreement(payload bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
     if case .success(let fast) = fastPayload(bytes) {
-        #expect((try? WirePayload(serializedBytes: bytes)) == fast, "\(bytes)", sourceLocation: sourceLocation)
+        #expect(protobufReading(bytes) == fast, "\(bytes)", sourceLocation: sourceLocation)
     }
 }
 
@@ -81,13 +102,66 @@ struct WireDecodingTests {
         #expect(try fastPayload(sample).get() == WirePayload(serializedBytes: sample))
         let batch = try encodedBatch(n)
         #expect(try fastPayload(batch).get() == WirePayload(serializedBytes: batch))
+        let deltas = try encodedBatch(n, deltas: true)
+        #expect(try fastPayload(deltas).get() == #require(protobufReading(deltas)))
+        #expect(try fastPayload(deltas).get() == WirePayload(serializedBytes: batch))
+    }
+
+    @Test("a delta column in two pieces continues from the first piece's last time, as protobuf concatenates them")
+    func deltaColumnInPieces() throws {
+        let first = try encodedBatch(3, deltas: true)
+        // Payload{batch} re-framed around the batch's fields followed by one more host delta (+5).
+        let inner = Array(first.dropFirst(2)) + [0x2A, 0x01, 0x0A]
+        let bytes = [0x22, UInt8(inner.count)] + inner
+        let fast = try fastPayload(bytes).get()
+        #expect(fast == protobufReading(bytes))
+        #expect(fast.batch.hostTimeNs == [0, 1 << 40, 2 << 40, (2 << 40) + 5])
+    }
+
+    @Test("a subscriber delivers a schema 1 batch (absolute times) and a schema 2 batch (deltas) alike; schema 3 is garbage")
+    func schemaVersions() throws {
+        let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
+        var delivered: [WirePayload] = []
+        for (sequence, version, deltas) in [(UInt64(1), UInt32(1), false), (2, 2, true), (3, 2, false), (4, 1, true)] {
+            let frames = [Array("n/i/c".utf8), try encodedHeader(sequence: sequence, schemaVersion: version), try encodedBatch(5, deltas: deltas)]
+            guard case .message(let message) = subscriber.decode(frames) else {
+                Issue.record("refused schema \(version), deltas \(deltas)")
+                continue
+            }
+            delivered.append(message.payload)
+        }
+        #expect(delivered.count == 4 && delivered.allSatisfy { $0 == delivered[0] })
+        #expect(delivered.first?.batch.hostTimeNs == (0..<5).map { Int64($0) << 40 })
+        let future = [Array("n/i/c".utf8), try encodedHeader(sequence: 5, schemaVersion: telemetrySchemaVersion + 1), try encodedBatch(5, deltas: true)]
+        guard case .garbage(let reason) = subscriber.decode(future) else {
+            Issue.record("delivered a schema it does not know")
+            return
+        }
+        #expect(reason == .unsupportedSchemaVersion)
+    }
+
+    @Test("a clock given both as absolute times and as deltas is refused by both readers")
+    func bothForms() throws {
+        let bytes = try WirePayload.with {
+            $0.batch = WireSampleBatch.with { $0.values = [1]; $0.hostTimeNs = [7]; $0.hostTimeDeltaNs = [7]; $0.hardwareTimeNs = [0] }
+        }.serializedBytes() as [UInt8]
+        #expect(fastPayload(bytes).map { _ in true } == .failure(.unsupported(field: 5, wireType: 2)))
+        #expect(protobufReading(bytes) == nil)
+        let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
+        guard case .garbage(let reason) = subscriber.decode([Array("n/i/c".utf8), try encodedHeader(), bytes]) else {
+            Issue.record("delivered a batch with two forms of one clock")
+            return
+        }
+        #expect(reason == .inconsistentBatch)
     }
 
     @Test("what the publisher writes (WireWriter) reads back field for field")
     func writerRoundTrip() throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: WireWriter.maximumBatchSize(count: 64), alignment: 8)
         defer { buffer.deallocate() }
-        let values = (0..<64).map { Double($0) * -0.25 }, hardware = (0..<64).map { Int64($0) }, host = (0..<64).map { Int64($0) * 7 }
+        // Deltas of one, two, three and ten bytes, forwards and backwards.
+        let values = (0..<64).map { Double($0) * -0.25 }, hardware = (0..<64).map { Int64($0) }
+        let host = (0..<64).map { Int64($0) &* [7, -100, 20_000, 1 << 50, .min][$0 % 5] }
         var writer = WireWriter(buffer)
         writer.batch(values: values, hardwareTimeNs: hardware, hostTimeNs: host, count: 64)
         guard case .batch(let batch) = try fastPayload(Array(writer.bytes)).get().body else {
@@ -133,7 +207,7 @@ struct WireDecodingTests {
     @Test("fuzz: mutated and random bytes are refused or read exactly as SwiftProtobuf reads them")
     func fuzz() throws {
         var random = SplitMix64(seed: 0x5EED)
-        let seeds = [try encodedHeader(), try encodedSample(), try encodedBatch(4), try encodedBatch(0)]
+        let seeds = [try encodedHeader(), try encodedSample(), try encodedBatch(4), try encodedBatch(0), try encodedBatch(3, deltas: true)]
         for round in 0..<20_000 {
             var bytes: [UInt8]
             if round % 4 == 3 {
@@ -176,10 +250,10 @@ struct WireDecodingTests {
     func subscriberFuzz() throws {
         let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
         var random = SplitMix64(seed: 42)
-        let header = try encodedHeader(), payload = try encodedBatch(2)
+        let header = try encodedHeader(), payloads = [try encodedBatch(2), try encodedBatch(2, deltas: true)]
         var delivered = 0, refused = 0
-        for _ in 0..<5_000 {
-            var frames = [Array("node1/ls372/mxc".utf8), header, payload]
+        for round in 0..<5_000 {
+            var frames = [Array("node1/ls372/mxc".utf8), header, payloads[round % 2]]
             let which = Int.random(in: 0..<3, using: &random)
             if !frames[which].isEmpty {
                 let at = Int.random(in: 0..<frames[which].count, using: &random)
@@ -188,7 +262,7 @@ struct WireDecodingTests {
             switch subscriber.decode(frames) {
             case .message(let message):
                 delivered += 1
-                #expect(message.payload == (try? WirePayload(serializedBytes: frames[2])))
+                #expect(message.payload == protobufReading(frames[2]))
             case .garbage: refused += 1
             }
         }

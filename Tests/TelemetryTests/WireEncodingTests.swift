@@ -37,20 +37,35 @@ struct WireEncodingTests {
         #expect(Array(writer.bytes) == (try expected.serializedBytes() as [UInt8]))
     }
 
-    @Test("Payload{SampleBatch} decodes to the same columns", arguments: [1, 2, 15, 16, 64, 1000])
+    @Test("Payload{SampleBatch} bytes equal SwiftProtobuf's, times as deltas", arguments: [0, 1, 2, 15, 16, 64, 1000])
     func batch(count: Int) throws {
         let values = (0..<count).map { Double($0) * 0.5 - 3 }
+        // Steady, backwards, and wrapping steps (Int64.max to Int64.min is a delta of 1).
         let hardware = (0..<count).map { Int64($0) * 1000 + 1 }
-        let host = (0..<count).map { Int64($0) - 7 }
+        let host = (0..<count).map { [Int64.max, .min, -7, 1_790_000_000_000_000_000][$0 % 4] &+ Int64($0 / 4) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: WireWriter.maximumBatchSize(count: count), alignment: 8)
         defer { buffer.deallocate() }
         var writer = WireWriter(buffer)
         writer.batch(values: values, hardwareTimeNs: hardware, hostTimeNs: host, count: count)
         let expected = WirePayload.with {
-            $0.batch = WireSampleBatch.with { $0.values = values; $0.hardwareTimeNs = hardware; $0.hostTimeNs = host }
+            $0.batch = WireSampleBatch.with {
+                $0.values = values; $0.hardwareTimeDeltaNs = differences(hardware); $0.hostTimeDeltaNs = differences(host)
+            }
         }
         #expect(Array(writer.bytes) == (try expected.serializedBytes() as [UInt8]))
-        #expect(try WirePayload(serializedBytes: Array(writer.bytes)) == expected)
+        let read = try WirePayload(serializedBytes: Array(writer.bytes)).batch.withAbsoluteTimes()
+        #expect(read == WireSampleBatch.with { $0.values = values; $0.hardwareTimeNs = hardware; $0.hostTimeNs = host })
+    }
+
+    @Test("a steady batch of 64 is about half the bytes of absolute times")
+    func deltaSize() {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: WireWriter.maximumBatchSize(count: 64), alignment: 8)
+        defer { buffer.deallocate() }
+        var writer = WireWriter(buffer)
+        let hardware = (0..<64).map { Int64($0) * 1_000 }, host = (0..<64).map { 1_790_000_000_000_000_000 + Int64($0) * 1_000 }
+        writer.batch(values: [Double](repeating: 4.2, count: 64), hardwareTimeNs: hardware, hostTimeNs: host, count: 64)
+        // Values 3 + 512; hardware 1 + 1 + 1 + 63·2 (zigzag 2000); host 1 + 2 + 9 + 63·2; the body's key and length 3.
+        #expect(writer.count == 515 + 129 + 138 + 3)
     }
 }
 

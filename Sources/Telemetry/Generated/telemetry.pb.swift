@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// QuantumRealm telemetry wire schema, version 1.
+/// QuantumRealm telemetry wire schema, version 2.
 ///
 /// Every telemetry message on the bus has three ZeroMQ frames:
 ///   [topic]   UTF-8 "<node>/<instrument>/<channel>", matched by prefix (ZMQ_SUBSCRIBE)
@@ -17,7 +17,10 @@
 /// The snapshot endpoint (ROUTER; talk to it with REQ) answers a SnapshotRequest with a Snapshot.
 ///
 /// Compatibility: fields are only ever added, never renumbered or retyped. A change that old
-/// readers cannot decode raises FrameHeader.schema_version (and this package's suffix).
+/// readers cannot decode raises FrameHeader.schema_version; readers accept every version up to
+/// their own. The package name is not on the wire and keeps its v1.
+///   1: the first schema.
+///   2: SampleBatch carries its timestamps as deltas (fields 4 and 5), not as absolute columns.
 ///
 /// Swift:  protoc --swift_out=Sources/Telemetry/Generated -I Sources/Telemetry/Schema telemetry.proto
 ///         (committed; the package depends only on the SwiftProtobuf runtime)
@@ -87,7 +90,7 @@ public nonisolated struct WireFrameHeader: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The schema version the payload was written with; 1 for this file.
+  /// The schema version the payload was written with; 2 for this file.
   public var schemaVersion: UInt32 = 0
 
   /// The publishing node's id, as in "<node>/…" topics.
@@ -367,7 +370,15 @@ public nonisolated struct WireSample: Sendable {
 }
 
 /// Consecutive samples of one channel, column by column (packed): values[i] was taken at
-/// hardware_time_ns[i] and host_time_ns[i]. The three lists have the same length.
+/// hardware time h[i] and host time t[i], in ns as in Sample.
+///
+/// The times come in one of two forms, each column of the same length as values:
+/// - deltas (what schema 2 publishers write): hardware_time_delta_ns[0] is h[0] and
+///   hardware_time_delta_ns[i] is h[i] - h[i-1], in 64-bit two's complement; the same for host
+///   time. Zigzag varints (sint64) make a batch of steady samples about half the size.
+///   Python: h = list(itertools.accumulate(batch.hardware_time_delta_ns)).
+/// - absolute (schema 1, and re-encoded recordings): hardware_time_ns[i] is h[i].
+/// A batch with both forms for the same clock is malformed.
 public nonisolated struct WireSampleBatch: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -378,6 +389,10 @@ public nonisolated struct WireSampleBatch: Sendable {
   public var hardwareTimeNs: [Int64] = []
 
   public var hostTimeNs: [Int64] = []
+
+  public var hardwareTimeDeltaNs: [Int64] = []
+
+  public var hostTimeDeltaNs: [Int64] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1191,7 +1206,7 @@ nonisolated extension WireSample: SwiftProtobuf.Message, SwiftProtobuf._MessageI
 
 nonisolated extension WireSampleBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SampleBatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0\u{3}hardware_time_ns\0\u{3}host_time_ns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0\u{3}hardware_time_ns\0\u{3}host_time_ns\0\u{3}hardware_time_delta_ns\0\u{3}host_time_delta_ns\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1202,6 +1217,8 @@ nonisolated extension WireSampleBatch: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 1: try { try decoder.decodeRepeatedDoubleField(value: &self.values) }()
       case 2: try { try decoder.decodeRepeatedSFixed64Field(value: &self.hardwareTimeNs) }()
       case 3: try { try decoder.decodeRepeatedSFixed64Field(value: &self.hostTimeNs) }()
+      case 4: try { try decoder.decodeRepeatedSInt64Field(value: &self.hardwareTimeDeltaNs) }()
+      case 5: try { try decoder.decodeRepeatedSInt64Field(value: &self.hostTimeDeltaNs) }()
       default: break
       }
     }
@@ -1217,6 +1234,12 @@ nonisolated extension WireSampleBatch: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if !self.hostTimeNs.isEmpty {
       try visitor.visitPackedSFixed64Field(value: self.hostTimeNs, fieldNumber: 3)
     }
+    if !self.hardwareTimeDeltaNs.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.hardwareTimeDeltaNs, fieldNumber: 4)
+    }
+    if !self.hostTimeDeltaNs.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.hostTimeDeltaNs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1224,6 +1247,8 @@ nonisolated extension WireSampleBatch: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.values != rhs.values {return false}
     if lhs.hardwareTimeNs != rhs.hardwareTimeNs {return false}
     if lhs.hostTimeNs != rhs.hostTimeNs {return false}
+    if lhs.hardwareTimeDeltaNs != rhs.hardwareTimeDeltaNs {return false}
+    if lhs.hostTimeDeltaNs != rhs.hostTimeDeltaNs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

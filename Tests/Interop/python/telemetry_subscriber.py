@@ -7,7 +7,8 @@ Sources/Telemetry/Schema/telemetry.proto); only the reporting around them is for
 
 Protocol (as zmq_peer.py): stdout carries one JSON object per line with an "event" key:
     ready     {}                                       connected and subscribed
-    message   {"topic", "publisher", "sequence", "kind", "count", "last_value"}
+    message   {"topic", "publisher", "sequence", "kind", "count", "last_value",
+               and for a batch "hardware_times" and "host_times" as lists of decimal strings}
     gap       {"topic", "publisher", "missed"}         a sequence number was skipped
     snapshot  {"publisher", "channels": [topic...], "units": [unit...], "values": [str...], "sequences": [str...]}
     snapshot-timeout {}                                no reply within --snapshot-timeout
@@ -17,6 +18,7 @@ stdin carries commands: "snapshot" asks the snapshot endpoint; "quit" (or end of
 """
 
 import argparse
+from itertools import accumulate
 import json
 import os
 import queue
@@ -123,13 +125,17 @@ def main():
             gaps += 1
         last[key] = h.sequence
         kind = p.WhichOneof("body")
+        if kind == "batch":  # times as deltas (schema 2) or absolute (schema 1)
+            hardware = list(p.batch.hardware_time_ns) or list(accumulate(p.batch.hardware_time_delta_ns))
+            host = list(p.batch.host_time_ns) or list(accumulate(p.batch.host_time_delta_ns))
         # ---
         received += 1
         fields = {"topic": topic.decode(), "publisher": h.publisher_id, "sequence": h.sequence, "kind": kind}
         if kind == "sample":
             fields.update(count=1, last_value=p.sample.value)
         elif kind == "batch":
-            fields.update(count=len(p.batch.values), last_value=p.batch.values[-1])
+            fields.update(count=len(p.batch.values), last_value=p.batch.values[-1],
+                          hardware_times=[str(t) for t in hardware], host_times=[str(t) for t in host])
         elif kind == "descriptor":
             fields.update(unit=p.descriptor.unit)
         emit("message", **fields)
