@@ -38,7 +38,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
-        // MARK: C modules (system libraries through pkg-config, and the one shim target)
+        // MARK: C modules (system libraries through pkg-config, and the shim targets)
         .systemLibrary(
             name: "CZeroMQ", path: "CShims/CZeroMQ", pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]),
@@ -49,6 +49,7 @@ let package = Package(
             name: "CGPIOD", path: "CShims/CGPIOD", pkgConfig: "libgpiod",
             providers: [.apt(["libgpiod-dev"])]),
         .target(name: "CPlatformShims", dependencies: ["CLibUSB"], path: "CShims/CPlatformShims"),
+        .target(name: "CCycleCounter", path: "CShims/CCycleCounter"),
 
         // MARK: Ground floor and wrappers
         .target(name: "Quantities"),
@@ -68,7 +69,7 @@ let package = Package(
         // only the SwiftProtobuf runtime is a dependency, never its protoc plugin.
         .target(
             name: "Telemetry",
-            dependencies: ["ZeroMQ", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["ZeroMQ", "CCycleCounter", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Schema"]),
         // Recording to SQLite is its own target, so subscribers that do not record need no GRDB.
         .target(name: "TelemetryRecording", dependencies: ["Telemetry", "ZeroMQ", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -83,14 +83,17 @@ public struct TelemetryProducer: ~Copyable, Sendable {
     let ring: SPSCRing<ProducerRecord>
     let owner: ObjectIdentifier
     let nodeID: String
+    /// The host clock this producer stamps samples with.
+    var clock = HostClock()
 
     deinit { ring.isClosed.store(true, ordering: .releasing) }
 
-    /// Records one sample of `channel`, stamped with the host's CLOCK_REALTIME now.
+    /// Records one sample of `channel`, stamped with the host's CLOCK_REALTIME now (through
+    /// ``HostClock``: the time-stamp counter, re-read against `clock_gettime` every millisecond).
     /// Returns false when the ring was full and the sample was dropped.
     @inline(__always) @discardableResult
     public mutating func record(_ channel: TelemetryChannel, _ value: Double, hardwareTimeNs: Int64 = 0) -> Bool {
-        record(channel, value, hardwareTimeNs: hardwareTimeNs, hostTimeNs: TelemetryClock.wallNanoseconds())
+        record(channel, value, hardwareTimeNs: hardwareTimeNs, hostTimeNs: clock.nanoseconds())
     }
 
     /// Records one sample of `channel` with both of its timestamps.
