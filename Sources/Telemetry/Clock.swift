@@ -47,9 +47,12 @@ struct HostClock {
     }()
 
     private let usesCounter: Bool
-    /// The last `clock_gettime` reading, in ticks and in CLOCK_REALTIME ns.
+    /// The last `clock_gettime` readings, in ticks, CLOCK_REALTIME ns and CLOCK_MONOTONIC ns.
     private var baseTicks: UInt64 = 0
     private var baseNs: Int64 = 0
+    private var baseMonotonicNs: Int64 = 0
+    /// The last monotonic reading handed out.
+    private var lastMonotonicNs: Int64 = .min
     /// Ticks after `baseTicks` for which readings extrapolate; 0 until the rate is known.
     private var spanTicks: UInt64 = 0
     private var nsPerTick = 0.0
@@ -64,16 +67,27 @@ struct HostClock {
 
     /// CLOCK_REALTIME now, in ns since the Unix epoch.
     @inline(__always)
-    mutating func nanoseconds() -> Int64 {
-        guard usesCounter else { return TelemetryClock.wallNanoseconds() }
+    mutating func nanoseconds() -> Int64 { readings().wall }
+
+    /// CLOCK_REALTIME and CLOCK_MONOTONIC now, in ns, from one reading of the counter. The
+    /// monotonic reading never goes below the one before (a restart may correct by a few ns).
+    @inline(__always)
+    mutating func readings() -> (wall: Int64, monotonic: Int64) {
+        guard usesCounter else { return (TelemetryClock.wallNanoseconds(), TelemetryClock.monotonicNanoseconds()) }
         let elapsed = qr_cycle_counter() &- baseTicks
-        if elapsed < spanTicks { return baseNs &+ Int64(Double(elapsed) * nsPerTick) }
-        return restart()
+        if elapsed < spanTicks {
+            let step = Int64(Double(elapsed) * nsPerTick)
+            lastMonotonicNs = max(lastMonotonicNs, baseMonotonicNs &+ step)
+            return (baseNs &+ step, lastMonotonicNs)
+        }
+        restart()
+        lastMonotonicNs = max(lastMonotonicNs, baseMonotonicNs)
+        return (baseNs, lastMonotonicNs)
     }
 
     /// Reads both clocks, brackets them with ticks, and starts a new span from them.
     @inline(never)
-    private mutating func restart() -> Int64 {
+    private mutating func restart() {
         var wall: Int64 = 0, monotonic: Int64 = 0, ticks: UInt64 = 0
         // A pair read within 10,000 ticks (2–5 µs; it takes about 200) is good; otherwise the thread
         // was preempted between the readings: try again, and after three tries extrapolate no more.
@@ -84,10 +98,14 @@ struct HostClock {
             let after = qr_cycle_counter()
             ticks = before &+ (after &- before) / 2
             if after &- before < 10_000 { break }
-            if attempt == 2 { spanTicks = 0; rateTicks = 0; return wall }
+            if attempt == 2 {
+                (spanTicks, rateTicks, baseNs, baseMonotonicNs) = (0, 0, wall, monotonic)
+                return
+            }
         }
         baseTicks = ticks
         baseNs = wall
+        baseMonotonicNs = monotonic
         let measured = monotonic &- rateNs
         if rateTicks == 0 || ticks <= rateTicks || measured <= 0 {
             rateTicks = ticks; rateNs = monotonic
@@ -99,6 +117,5 @@ struct HostClock {
             spanTicks = (0.05...20).contains(rate) ? UInt64(1_000_000 / rate) : 0
             if measured >= 1_000_000_000 { rateTicks = ticks; rateNs = monotonic }
         }
-        return wall
     }
 }

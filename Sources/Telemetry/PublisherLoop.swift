@@ -52,6 +52,8 @@ final class PublisherLoop {
     private let heartbeatIntervalNs: Int64
     private let headerScratch: UnsafeMutableRawBufferPointer
     private let payloadScratch: UnsafeMutableRawBufferPointer
+    /// The clock of every header's `monotonic_ns` and `wall_ns`.
+    private var clock = HostClock()
     /// Where a batch's delta columns are written before their lengths are known.
     private let deltaScratch: UnsafeMutablePointer<UInt8>
     private let heartbeatTopic: String
@@ -287,9 +289,10 @@ final class PublisherLoop {
     @inline(__always)
     private func sendFrames<Payload: Collection<UInt8>>(topic: [UInt8], sequence: UInt64, payload: Payload) throws(ZMQError) {
         var header = WireWriter(headerScratch)
+        let (wall, monotonic) = clock.readings()
         header.header(
             publisherID: UnsafeRawBufferPointer(publisherID), instance: instance, sequence: sequence,
-            monotonicNs: TelemetryClock.monotonicNanoseconds(), wallNs: TelemetryClock.wallNanoseconds())
+            monotonicNs: monotonic, wallNs: wall)
         try publisher.send(topic, more: true, wait: .dontWait)
         try publisher.send(header.bytes, more: true, wait: .dontWait)
         try publisher.send(payload, more: false, wait: .dontWait)

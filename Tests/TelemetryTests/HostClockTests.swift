@@ -33,6 +33,24 @@ struct HostClockTests {
         #expect(clock.isExtrapolating)
     }
 
+    @Test("monotonic readings come from the same counter reading, close to CLOCK_MONOTONIC, and never go back")
+    func monotonic() {
+        var clock = HostClock()
+        var previous = Int64.min, worst: Int64 = 0
+        let end = ContinuousClock.now + .milliseconds(150)
+        while ContinuousClock.now < end {
+            for _ in 0..<1_000 {
+                let before = TelemetryClock.monotonicNanoseconds()
+                let (_, monotonic) = clock.readings()
+                let after = TelemetryClock.monotonicNanoseconds()
+                #expect(monotonic >= previous, "went back from \(previous) to \(monotonic)")
+                previous = monotonic
+                worst = max(worst, before - monotonic, monotonic - after)
+            }
+        }
+        #expect(worst <= 10_000, "off CLOCK_MONOTONIC by \(worst) ns")
+    }
+
     @Test("without the counter every reading is clock_gettime's")
     func fallback() {
         var clock = HostClock(usingCounter: false)

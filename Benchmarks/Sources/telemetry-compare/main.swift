@@ -80,7 +80,10 @@ func runSwift(samples: Int, batchSize: Int) throws -> SwiftResult {
     var start: ContinuousClock.Instant?
     let giveUp = ContinuousClock.now + .seconds(120)
     while received < samples {
-        guard ContinuousClock.now < giveUp else { throw Failure(description: "only \(received) of \(samples) samples arrived") }
+        // As the anchor's receiver, no clock read per message.
+        if messages % 4096 == 0 && ContinuousClock.now >= giveUp {
+            throw Failure(description: "only \(received) of \(samples) samples arrived")
+        }
         guard let message = try subscriber.receive(wait: .forever), message.topic == "node1/ls372/mxc" else { continue }
         let count: Int
         switch message.payload.body {
