@@ -23,7 +23,7 @@ public enum Continuity: Sendable, Equatable {
 }
 
 /// One decoded bus message.
-public struct TelemetryMessage: Sendable {
+public final class TelemetryMessage: Sendable {
     /// The first frame: `<node>/<instrument>/<channel>`.
     public let topic: String
     public let header: WireFrameHeader
@@ -33,6 +33,16 @@ public struct TelemetryMessage: Sendable {
     /// subscriber was made with `keepingFrames: false`.
     public let headerFrame: [UInt8]?
     public let payloadFrame: [UInt8]?
+
+    public init(topic: String, header: WireFrameHeader, payload: WirePayload, continuity: Continuity,
+                headerFrame: [UInt8]?, payloadFrame: [UInt8]?) {
+        self.topic = topic
+        self.header = header
+        self.payload = payload
+        self.continuity = continuity
+        self.headerFrame = headerFrame
+        self.payloadFrame = payloadFrame
+    }
 }
 
 /// A publisher and one of its topics: the unit of loss counting.
@@ -412,17 +422,17 @@ public final class TelemetrySubscriber {
     private func track(_ slot: StreamSlot, _ publisherSlot: PublisherSlot, header: WireFrameHeader, payload: WirePayload,
                        samples: UInt64) -> Continuity {
         let now = ContinuousClock.now
-        if publisherSlot.tracking == nil {
-            publisherSlot.tracking = PublisherTracking(instance: header.publisherInstance, lastHeard: now)
-        } else if publisherSlot.tracking!.instance != header.publisherInstance {
-            publisherSlot.tracking!.restarts = saturatingSum(publisherSlot.tracking!.restarts, 1)
-            publisherSlot.tracking!.instance = header.publisherInstance
-        } else if let silence = publisherSlot.silence, now - publisherSlot.tracking!.lastHeard > silence {
-            publisherSlot.tracking!.resumptions = saturatingSum(publisherSlot.tracking!.resumptions, 1)
+        if publisherSlot.instance == nil {
+            publisherSlot.instance = header.publisherInstance
+        } else if publisherSlot.instance != header.publisherInstance {
+            publisherSlot.restarts = saturatingSum(publisherSlot.restarts, 1)
+            publisherSlot.instance = header.publisherInstance
+        } else if let silence = publisherSlot.silence, now - publisherSlot.lastHeard > silence {
+            publisherSlot.resumptions = saturatingSum(publisherSlot.resumptions, 1)
         }
-        publisherSlot.tracking!.lastHeard = now
+        publisherSlot.lastHeard = now
         if case .heartbeat(let heartbeat) = payload.body {
-            publisherSlot.tracking!.lastHeartbeat = heartbeat
+            publisherSlot.lastHeartbeat = heartbeat
             // decode() admits only intervals within 0..<86400 s, so this Duration is valid.
             publisherSlot.silence = heartbeat.intervalS > 0 ? .seconds(3 * heartbeat.intervalS) : nil
         }
@@ -472,10 +482,23 @@ private final class StreamSlot {
 }
 
 /// One publisher's tracking, updated in place; nil until its first message is tracked.
+/// One publisher's ``PublisherTracking``, field by field: the hot path touches two fields in
+/// place instead of copying the whole record (its heartbeat included) in and out.
 private final class PublisherSlot {
-    var tracking: PublisherTracking?
+    /// Nil until the publisher's first message.
+    var instance: UInt64?
+    var restarts: UInt64 = 0
+    var resumptions: UInt64 = 0
+    var lastHeartbeat: WireHeartbeat?
+    var lastHeard = ContinuousClock.now
     /// Three heartbeat intervals of its last heartbeat: a longer silence is a resumption.
     var silence: Duration?
+
+    var tracking: PublisherTracking? {
+        instance.map {
+            PublisherTracking(instance: $0, restarts: restarts, resumptions: resumptions, lastHeartbeat: lastHeartbeat, lastHeard: lastHeard)
+        }
+    }
 }
 
 /// The last message's stream, with its topic and publisher id as they arrive on the wire
