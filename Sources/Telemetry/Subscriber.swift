@@ -350,7 +350,7 @@ public final class TelemetrySubscriber {
             header.sequence = fields.sequence
             header.monotonicNs = fields.monotonicNs
             header.wallNs = fields.wallNs
-            header.error = fields.error
+            if !fields.error.isEmpty { header.error = String(decoding: fields.error, as: UTF8.self) }
         } else if let decoded = try? WireFrameHeader(serializedBytes: Array(headerBytes)) {
             header = decoded
             samePublisher = recent?.stream.key.publisherID == decoded.publisherID

@@ -23,7 +23,8 @@ struct HeaderFields {
     var sequence: UInt64 = 0
     var monotonicNs: Int64 = 0
     var wallNs: Int64 = 0
-    var error = ""
+    /// FrameHeader.error (field 7), valid UTF-8, still in the received frame.
+    var error = UnsafeRawBufferPointer(start: nil, count: 0)
 }
 
 /// Reads the protobuf encoding of the hot messages (FrameHeader, Payload{Sample},
@@ -89,6 +90,7 @@ struct WireReader {
 
     /// A FrameHeader (fields 1–7).
     static func header(_ bytes: UnsafeRawBufferPointer) throws(WireDecodingError) -> HeaderFields {
+        if let header = canonicalHeader(bytes) { return header }
         var reader = WireReader(bytes)
         var header = HeaderFields()
         while !reader.isAtEnd {
@@ -104,12 +106,43 @@ struct WireReader {
             case (5, 1): header.monotonicNs = Int64(bitPattern: try reader.fixed64())
             case (6, 1): header.wallNs = Int64(bitPattern: try reader.fixed64())
             case (7, 2):
-                guard let error = String(validating: try reader.delimited(), as: UTF8.self) else { throw .invalidUTF8(field: 7) }
+                let error = try reader.delimited()
+                guard isASCII(error) || String(validating: error, as: UTF8.self) != nil else { throw .invalidUTF8(field: 7) }
                 header.error = error
             default: throw .unsupported(field: field, wireType: wireType)
             }
         }
         return header
+    }
+
+    /// The header exactly as ``WireWriter/header(publisherID:instance:sequence:monotonicNs:wallNs:)``
+    /// writes it (fields 1–6 in order, each once, an ASCII publisher id), read without the general
+    /// loop; nil for anything else, which the loop then reads.
+    @inline(__always)
+    private static func canonicalHeader(_ bytes: UnsafeRawBufferPointer) -> HeaderFields? {
+        var reader = WireReader(bytes)
+        var header = HeaderFields()
+        guard reader.next(0x08), let version = try? reader.varint(),
+              reader.next(0x12), let id = try? reader.delimited(), isASCII(id),
+              reader.next(0x19), let instance = try? reader.fixed64(),
+              reader.next(0x20), let sequence = try? reader.varint(),
+              reader.next(0x29), let monotonic = try? reader.fixed64(),
+              reader.next(0x31), let wall = try? reader.fixed64(), reader.isAtEnd else { return nil }
+        header.schemaVersion = UInt32(truncatingIfNeeded: version)
+        header.publisherID = id
+        header.publisherInstance = instance
+        header.sequence = sequence
+        header.monotonicNs = Int64(bitPattern: monotonic)
+        header.wallNs = Int64(bitPattern: wall)
+        return header
+    }
+
+    /// Whether the next byte is `byte`; if so, steps over it.
+    @inline(__always)
+    private mutating func next(_ byte: UInt8) -> Bool {
+        guard offset < end, let base, base.load(fromByteOffset: offset, as: UInt8.self) == byte else { return false }
+        offset += 1
+        return true
     }
 
     /// Whether every byte is below 0x80: valid UTF-8 without the generic validator's cost.

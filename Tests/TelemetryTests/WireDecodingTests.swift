@@ -15,7 +15,7 @@ private func fastHeader(_ bytes: [UInt8]) -> Result<WireFrameHeader, WireDecodin
                 $0.sequence = fields.sequence
                 $0.monotonicNs = fields.monotonicNs
                 $0.wallNs = fields.wallNs
-                $0.error = fields.error
+                $0.error = String(decoding: fields.error, as: UTF8.self)
             }
         }
     }
