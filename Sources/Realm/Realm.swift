@@ -274,6 +274,7 @@ public actor Realm {
     }
 
     /// Writes `event`, carrying `signed` (an authority's request, decoded: `action`) when there is one.
+    @discardableResult
     func record(_ event: AllocationEvent, authorizedBy signed: SignedRequest?, action: ClientAction?) async throws(RealmError) -> LedgerEntry {
         if case .retired(let resource) = event {
             let (entry, node) = try await submit(event, request: signed, action: action) { state in state.allocation.resources[resource]?.node }

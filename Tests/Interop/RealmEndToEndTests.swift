@@ -213,7 +213,7 @@ struct RealmEndToEndTests {
         let lease = try Self.reserve("q0", at: host.endpoints, as: otherClient).get()
         #expect(try Self.isHeld("q0", at: host.endpoints, as: realmKeys))
         try await realm.record(.retired(resource: retired))
-        let reported = try await Self.eventually(30) {
+        let reported = await Self.eventually(30) {
             let state = await realm.state
             return state.resources[retired]?.status == .retired && state.pendingResets.isEmpty
         }
