@@ -32,9 +32,10 @@ enum TelemetryClock {
 /// step of the system clock (NTP, an operator) shows within a millisecond. The tick rate is
 /// measured against `CLOCK_MONOTONIC` (which NTP slews as it slews `CLOCK_REALTIME`): first over
 /// 10 ms, then over 100 ms to 1 s; a reading is then within a few µs of `clock_gettime`, typically
-/// within 0.1 µs. Used only where the kernel's clocksource is `tsc`, which means the kernel
+/// within 0.2 µs. Used only where the kernel's clocksource is `tsc`, which means the kernel
 /// found the counter constant-rate and synchronised across CPUs; elsewhere, and until the rate
-/// is known, every reading is `clock_gettime`. Not shared: one per producer.
+/// is known, every reading is `clock_gettime`. Not shared: one per thread that reads it (each
+/// producer, the publisher thread).
 struct HostClock {
     /// Whether this machine's time-stamp counter is good enough (the kernel keeps time with it).
     static let counterIsClocksource: Bool = {
