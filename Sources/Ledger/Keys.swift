@@ -81,6 +81,24 @@ private final class PreparedVerifier: Sendable {
     }
 }
 
+/// A private key's signer, made on first use: keys that never sign (a client's, read back to be registered)
+/// cost no expansion.
+private final class PreparedSigner: Sendable {
+    private let made = Mutex<MLDSA65Signer??>(nil)
+
+    /// The signer of `key`, the key this belongs to; nil (and swift-crypto signs) should the key it derives
+    /// from the seed ever differ from swift-crypto's.
+    func signer(for key: MLDSA65.PrivateKey) -> MLDSA65Signer? {
+        made.withLock { made in
+            if let made { return made }
+            let signer = MLDSA65Signer(seed: key.seedRepresentation)
+            let usable = signer?.publicKey == Array(key.publicKey.rawRepresentation) ? signer : nil
+            made = .some(usable)
+            return usable
+        }
+    }
+}
+
 /// The ML-DSA context string: a signature made for a ledger is worthless anywhere else.
 private let signingContext = Array("qrrm-ledger".utf8)
 
@@ -91,6 +109,8 @@ private let signingContext = Array("qrrm-ledger".utf8)
 public struct LedgerSigningKey: Sendable {
     public let id: String
     private let key: MLDSA65.PrivateKey
+    /// Its `MLDSA65Signer`, prepared at the first signature, then shared by every copy.
+    private let prepared = PreparedSigner()
 
     /// A fresh key (`MLDSA65.PrivateKey()`).
     public init(id: String) throws(LedgerError) {
@@ -116,8 +136,14 @@ public struct LedgerSigningKey: Sendable {
         try! LedgerPublicKey(rawRepresentation: key.publicKey.rawRepresentation)
     }
 
-    /// `MLDSA65.PrivateKey.signature(for:context:)` over `digest`, in the ledger's context.
+    /// An ML-DSA-65 signature over `digest` in the ledger's context, as
+    /// `MLDSA65.PrivateKey.signature(for:context:)` makes it, through the key's prepared `MLDSA65Signer`.
     public func sign(_ digest: some DataProtocol) throws(LedgerError) -> Data {
+        if let signer = prepared.signer(for: key) {
+            return Array(digest).withUnsafeBytes { digest in
+                signingContext.withUnsafeBytes { Data(signer.signature(for: digest, context: $0)) }
+            }
+        }
         do { return try key.signature(for: digest, context: signingContext) } catch {
             throw .invalidKey(source: id, reason: "signing failed: \(error)")
         }

@@ -26,16 +26,7 @@ final class MLDSA65Verifier: Sendable {
         var hash = Shake.shake256()
         hash.absorb(publicKey)
         tr = hash.squeeze(64)
-        let rho = Array(publicKey[0..<32])
-        var a = [Int32](repeating: 0, count: P.k * P.l * 256)
-        a.withUnsafeMutableBufferPointer { a in
-            for r in 0..<P.k {
-                for s in 0..<P.l {
-                    Self.rejectionSampleNTT(rho: rho, s: UInt8(s), r: UInt8(r), into: a.baseAddress! + (r * P.l + s) * 256)
-                }
-            }
-        }
-        aHat = a
+        aHat = Self.expandA(Array(publicKey[0..<32]))
         var t1 = [Int32](repeating: 0, count: P.k * 256)
         publicKey.withUnsafeBufferPointer { bytes in
             t1.withUnsafeMutableBufferPointer { t1 in
@@ -56,6 +47,19 @@ final class MLDSA65Verifier: Sendable {
             }
         }
         t1Hat = t1
+    }
+
+    /// ExpandA(ρ) (FIPS 204, Algorithm 32): Â, k × ℓ polynomials in the NTT domain, row by row.
+    static func expandA(_ rho: [UInt8]) -> [Int32] {
+        var a = [Int32](repeating: 0, count: P.k * P.l * 256)
+        a.withUnsafeMutableBufferPointer { a in
+            for r in 0..<P.k {
+                for s in 0..<P.l {
+                    rejectionSampleNTT(rho: rho, s: UInt8(s), r: UInt8(r), into: a.baseAddress! + (r * P.l + s) * 256)
+                }
+            }
+        }
+        return a
     }
 
     /// RejNTTPoly(ρ ‖ s ‖ r) (FIPS 204, Algorithm 30): coefficients below q from three SHAKE128 bytes each.
