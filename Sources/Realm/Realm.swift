@@ -59,7 +59,7 @@ public actor Realm {
     /// Prices `request` for `client`: the resources, nodes, start time and price the contract would grant.
     /// Pure: nothing is written until the client confirms.
     public func quote(_ request: AllocationRequest, client: String) async throws(RealmError) -> Quote {
-        try await checkClient(client)
+        try checkClient(client)
         try await catchUpNow()
         let outcome = await ledger.withState { [openQuotes, clock] (state, head) -> Result<Quote, AllocationError> in
             // Synchronous from here: the held set and the new quote see every other quote. Another writer's
@@ -82,7 +82,7 @@ public actor Realm {
     }
 
     /// Confirms a quote: `signed` is the client's signed `ClientAction.confirm`. Returns the allocation.
-    public func confirm(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
+    public nonisolated func confirm(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
         let action = try Self.action(in: signed)
         guard case .confirm(let id) = action else {
             throw .badRequest("confirm needs a signed {\"confirm\": {\"quote\": …}} action")
@@ -93,8 +93,10 @@ public actor Realm {
         return try await confirm(quote, signed: signed, action: action)
     }
 
-    /// Writes the grant of `quote`, which `signed` (decoded: `action`) accepts.
-    private func confirm(_ quote: Quote, signed: SignedRequest, action: ClientAction) async throws(RealmError) -> Allocation {
+    /// Writes the grant of `quote`, which `signed` (decoded: `action`) accepts. Off the actor, on any
+    /// thread: the entry's JSON is encoded there, and the quote book and the ledger are shared safely.
+    @concurrent
+    private nonisolated func confirm(_ quote: Quote, signed: SignedRequest, action: ClientAction) async throws(RealmError) -> Allocation {
         let id = quote.id
         // Confirming: no second confirm, and still held. Checked and set at once, so two confirms cannot both pass.
         guard openQuotes.withLock({ open -> Bool in
@@ -124,13 +126,21 @@ public actor Realm {
     /// within `admissionWindow`) are ordered by the contract's scheduling priority (fair share, priority
     /// class, age) and quoted in that order, each around the ones before it (`AllocationState.admit`), so
     /// when they compete for the same resources the higher priority is served first and the rest backfill.
-    public func allocate(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
+    ///
+    /// The signed body is decoded in the caller's task, not on the realm's actor, which admits rounds.
+    public nonisolated func allocate(_ signed: SignedRequest) async throws(RealmError) -> Allocation {
         let action = try Self.action(in: signed)
         guard case .allocate(let request, let maxPrice) = action else {
             throw .badRequest("allocate needs a signed {\"allocate\": {\"request\": …, \"maxPrice\": …}} action")
         }
-        try await checkClient(signed.client)
-        let result = await withCheckedContinuation { continuation in
+        try checkClient(signed.client)
+        return try await admit(request, maxPrice: maxPrice, signed: signed, action: action).get()
+    }
+
+    /// Queues a decoded one-step allocate for the next admission round, and waits for its outcome.
+    private func admit(_ request: AllocationRequest, maxPrice: Int64, signed: SignedRequest,
+                       action: ClientAction) async -> Result<Allocation, RealmError> {
+        await withCheckedContinuation { continuation in
             submissions += 1
             waiting.append(WaitingAllocate(
                 pending: PendingRequest(id: "allocate-\(submissions)", client: signed.client, request: request, submittedAt: clock()),
@@ -140,7 +150,6 @@ public actor Realm {
                 Task { await self.admitRounds() }
             }
         }
-        return try result.get()
     }
 
     /// Admits the waiting one-step allocates, a round at a time, and confirms each admitted quote.
@@ -181,7 +190,8 @@ public actor Realm {
     }
 
     /// Confirms an admitted quote for the client that signed `item`, within its price limit.
-    private func confirmAdmitted(_ quote: Quote, _ item: WaitingAllocate) async -> Result<Allocation, RealmError> {
+    @concurrent
+    private nonisolated func confirmAdmitted(_ quote: Quote, _ item: WaitingAllocate) async -> Result<Allocation, RealmError> {
         guard quote.price <= item.maxPrice else {
             openQuotes.withLock { $0[quote.id] = nil }
             return .failure(.allocation(.quoteMismatch(
@@ -194,7 +204,7 @@ public actor Realm {
     }
 
     /// Throws unless `client` is registered with the client role.
-    private func checkClient(_ client: String) async throws(RealmError) {
+    private nonisolated func checkClient(_ client: String) throws(RealmError) {
         guard ledger.registration(client)?.has(.client) == true else {
             throw .ledger(.invalidRequest(client: client, reason: "no client key \"\(client)\" is registered in this realm"))
         }
@@ -319,7 +329,7 @@ public actor Realm {
     func now() -> Timestamp { clock() }
 
     /// Submits `event`, on behalf of `request`'s client (whose body decodes to `action`) when there is one.
-    func submit<Value: Sendable>(_ event: AllocationEvent, request: SignedRequest?, action: ClientAction?,
+    nonisolated func submit<Value: Sendable>(_ event: AllocationEvent, request: SignedRequest?, action: ClientAction?,
                                          reading: @escaping @Sendable (RealmState) -> Value) async throws(RealmError) -> (entry: LedgerEntry, value: Value) {
         do {
             return try await ledger.submit(contract: RealmState.allocationContract, kind: event.kind, payload: canonicalJSON(event),
