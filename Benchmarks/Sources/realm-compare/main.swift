@@ -7,7 +7,8 @@
 // group. The anchor is the same number of ML-DSA-65 verifications alone, on every core, as the realm makes
 // them (MLDSA65Verifier, each key prepared once): the ratio says how much of that ceiling the rest of the
 // realm (contract, JSON, SQL, the signature per group) leaves. A second anchor is the same verifications
-// through swift-crypto's `MLDSA65.PublicKey.isValidSignature` (BoringSSL), which the realm used before.
+// through swift-crypto's `MLDSA65.PublicKey.isValidSignature` (BoringSSL), which the realm used before. Likewise
+// the signing of one core: a ledger key (MLDSA65Signer, the key prepared once) against swift-crypto's signing.
 // Then the quote latency (p50/p99) with 10,000 resources across 100 nodes, half of them held, against a
 // plain scan of an array for the same number of free, eligible resources. Last, fairness under contention:
 // 8 clients each send 50 one-step allocates at once for the first 100 qubits' worth of immediate grants;
@@ -155,16 +156,35 @@ func processCPUSeconds() -> Double {
     return (ledger, swiftCrypto)
 }
 
+/// ML-DSA-65 signatures a second on one core, of 32-byte digests in the ledger's context: through a ledger key
+/// (its prepared MLDSA65Signer, what signs every group) and through swift-crypto's
+/// `MLDSA65.PrivateKey.signature(for:context:)` (BoringSSL), which the ledger used before; the same key.
+func signRates(count: Int = 150) throws -> (ledger: Double, swiftCrypto: Double) {
+    let key = try MLDSA65.PrivateKey()
+    let ledgerKey = try LedgerSigningKey(id: "realm", seed: key.seedRepresentation)
+    let digest = Data((0..<32).map { UInt8($0) }), context = Data("qrrm-ledger".utf8)
+    _ = try ledgerKey.sign(digest)
+    var start = ContinuousClock.now
+    for _ in 0..<count { _ = try ledgerKey.sign(digest) }
+    let ledger = Double(count) / seconds(ContinuousClock.now - start)
+    start = ContinuousClock.now
+    for _ in 0..<count { _ = try key.signature(for: digest, context: context) }
+    return (ledger, Double(count) / seconds(ContinuousClock.now - start))
+}
+
 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("realm-compare-\(getpid())")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: folder) }
 
 print("realm-compare: \(rounds) rounds of \(allocations) allocations by \(clients) clients; \(nodes) nodes × \(qubitsPerNode) qubits; \(ProcessInfo.processInfo.activeProcessorCount) cores")
-var rates: [String: [Double]] = [:], ratios: [String: [Double]] = [:], verifyRatios: [Double] = []
+var rates: [String: [Double]] = [:], ratios: [String: [Double]] = [:], verifyRatios: [Double] = [], signRatios: [Double] = []
 for round in 1...rounds {
     let (ceiling, swiftCrypto) = try await verifyRates()
     verifyRatios.append(ceiling / swiftCrypto)
-    var line = String(format: "round %d: ML-DSA-65 verify ceiling %.0f/s (swift-crypto %.0f/s)", round, ceiling, swiftCrypto)
+    let signing = try signRates()
+    signRatios.append(signing.ledger / signing.swiftCrypto)
+    var line = String(format: "round %d: ML-DSA-65 verify ceiling %.0f/s (swift-crypto %.0f/s); signing %.0f/s on one core (swift-crypto %.0f/s)",
+                      round, ceiling, swiftCrypto, signing.ledger, signing.swiftCrypto)
     let sqliteRate = try await allocationRate(try SQLiteLedgerStore(path: folder.appendingPathComponent("round-\(round).sqlite").path))
     rates["sqlite", default: []].append(sqliteRate)
     ratios["sqlite", default: []].append(sqliteRate / ceiling)
@@ -184,6 +204,8 @@ print(String(format: "entries per signature: median %.1f (runs %.1f–%.1f); cor
              ProcessInfo.processInfo.activeProcessorCount))
 print(String(format: "ML-DSA-65 verification, MLDSA65Verifier over swift-crypto: median %.2f× (rounds %.2f–%.2f)",
              percentile(verifyRatios, 0.5), verifyRatios.min()!, verifyRatios.max()!))
+print(String(format: "ML-DSA-65 signing, MLDSA65Signer over swift-crypto: median %.2f× (rounds %.2f–%.2f)",
+             percentile(signRatios, 0.5), signRatios.min()!, signRatios.max()!))
 for backend in rates.keys.sorted() {
     print(String(format: "%@: median %.0f confirmed allocations/s, %.2f× the verify ceiling (rounds %.2f–%.2f)", backend,
                  percentile(rates[backend]!, 0.5), percentile(ratios[backend]!, 0.5), ratios[backend]!.min()!, ratios[backend]!.max()!))
