@@ -129,12 +129,7 @@ final class MLDSA65Signer: @unchecked Sendable {
                 let encoded = UnsafeMutableRawBufferPointer(rebasing: bytes[128..<256])
                 let cTilde = UnsafeMutableRawBufferPointer(rebasing: bytes[256...])
                 // μ = H(tr ‖ M′, 64); ρ″ = H(K ‖ rnd ‖ μ, 64).
-                var hash = Shake.shake256()
-                hash.absorb(tr)
-                withUnsafeBytes(of: (UInt8(0), UInt8(context.count))) { hash.absorb($0) }
-                hash.absorb(context)
-                hash.absorb(message)
-                hash.squeeze(into: mu)
+                MLDSA65Verifier.messageRepresentative(tr: tr, context: context, message: message, into: mu)
                 var seeded = Shake.shake256()
                 seeded.absorb(UnsafeRawBufferPointer(secretSeed))
                 seeded.absorb(randomness)

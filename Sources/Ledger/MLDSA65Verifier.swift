@@ -87,13 +87,7 @@ final class MLDSA65Verifier: Sendable {
                 let encoded = UnsafeMutableRawBufferPointer(rebasing: bytes[64..<192])
                 let recomputed = UnsafeMutableRawBufferPointer(rebasing: bytes[192...])
                 guard Self.unpackHints(signature, into: hints), Self.unpackZ(signature, into: z) else { return false }
-                // μ = H(tr ‖ M′, 64), M′ = 0 ‖ |ctx| ‖ ctx ‖ M.
-                var hash = Shake.shake256()
-                hash.absorb(tr)
-                withUnsafeBytes(of: (UInt8(0), UInt8(context.count))) { hash.absorb($0) }
-                hash.absorb(context)
-                hash.absorb(message)
-                hash.squeeze(into: mu)
+                Self.messageRepresentative(tr: tr, context: context, message: message, into: mu)
                 let cTilde = UnsafeRawBufferPointer(rebasing: signature[0..<P.cTildeBytes])
                 Self.sampleInBall(cTilde, into: c)
                 for j in 0..<P.l { NTT.forward(z + j * 256) }
@@ -127,6 +121,18 @@ final class MLDSA65Verifier: Sendable {
                 return difference == 0
             }
         }
+    }
+
+    /// μ = H(tr ‖ M′, 64) for M′ = 0 ‖ |ctx| ‖ ctx ‖ M (FIPS 204, Algorithms 2 and 3, then 7 and 8): what a
+    /// signature covers.
+    static func messageRepresentative(tr: [UInt8], context: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer,
+                                      into mu: UnsafeMutableRawBufferPointer) {
+        var hash = Shake.shake256()
+        hash.absorb(tr)
+        withUnsafeBytes(of: (UInt8(0), UInt8(context.count))) { hash.absorb($0) }
+        hash.absorb(context)
+        hash.absorb(message)
+        hash.squeeze(into: mu)
     }
 
     /// HintBitUnpack (FIPS 204, Algorithm 21): false when the hint is malformed — a count beyond ω or
