@@ -13,7 +13,8 @@
 #   loop-compare: the node's control-loop wake-up latency vs cyclictest (rt-tests) at 1 kHz and 10 kHz,
 #      same period, policy and priority, interleaved, with the loop thread's allocations per cycle;
 #   realm-compare: confirmed allocations/s through the realm on SQLite (and PostgreSQL when
-#      QRRM_TEST_POSTGRES_URL is set) vs ML-DSA-65 verification alone; quote latency; Jain's index;
+#      QRRM_TEST_POSTGRES_URL is set), with 32 and with 64 clients, vs ML-DSA-65 verification alone and
+#      ML-DSA-65 signing against swift-crypto's; quote latency; Jain's index;
 #   6. the ordo-one benchmarks (Benchmarks/ZeroMQThroughput): throughput, wall clock and
 #      malloc counts, then the malloc counts again unscaled (per 1000 messages).
 # About a minute and a half after the first build (which takes 5 to 7 minutes on 2 cores).
@@ -98,6 +99,8 @@ fi
 step "realm-compare: confirmed allocations/s vs ML-DSA-65 verification alone, quote latency, fairness"
 # SQLite always; PostgreSQL too when QRRM_TEST_POSTGRES_URL is set (Tests/support/postgres.sh prints one).
 .build/release/realm-compare --rounds "${REALM_ROUNDS:-3}" --allocations "${ALLOCATIONS:-4000}"
+# Again with 64 clients, a load that keeps both cores busy: the realm's rate, not one client's latency.
+.build/release/realm-compare --rounds "${REALM_ROUNDS:-3}" --clients 64 --allocations 6400
 
 step "ordo-one benchmarks (per message: scalingFactor .kilo, one iteration = 1000 messages)"
 swift package benchmark --target ZeroMQThroughput --no-progress
