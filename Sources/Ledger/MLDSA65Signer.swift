@@ -40,8 +40,10 @@ final class MLDSA65Signer: @unchecked Sendable {
     init?(seed: some Collection<UInt8>) {
         guard seed.count == 32 else { return nil }
         // (ρ, ρ′, K) = H(ξ ‖ k ‖ ℓ, 128).
+        var input = Array(seed) + [UInt8(P.k), UInt8(P.l)]
+        defer { input.withUnsafeMutableBytes { wipe($0) } }
         var expander = Shake.shake256()
-        expander.absorb(Array(seed) + [UInt8(P.k), UInt8(P.l)])
+        expander.absorb(input)
         var expanded = expander.squeeze(128)
         defer { expanded.withUnsafeMutableBytes { wipe($0) } }
         let rho = Array(expanded[0..<32])
