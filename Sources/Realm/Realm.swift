@@ -330,7 +330,7 @@ public actor Realm {
 
     /// Submits `event`, on behalf of `request`'s client (whose body decodes to `action`) when there is one.
     nonisolated func submit<Value: Sendable>(_ event: AllocationEvent, request: SignedRequest?, action: ClientAction?,
-                                         reading: @escaping @Sendable (RealmState) -> Value) async throws(RealmError) -> (entry: LedgerEntry, value: Value) {
+                                             reading: @escaping @Sendable (RealmState) -> Value) async throws(RealmError) -> (entry: LedgerEntry, value: Value) {
         do {
             return try await ledger.submit(contract: RealmState.allocationContract, kind: event.kind, payload: canonicalJSON(event),
                                            request: request, prepared: .init(event: event, action: action), reading: reading)
