@@ -287,7 +287,7 @@ final class PublisherLoop {
     /// `[topic][header][payload]` on the PUB socket (`zmq_send` ×3, ZMQ_SNDMORE, ZMQ_DONTWAIT:
     /// at its high-water mark PUB drops instead of blocking).
     @inline(__always)
-    private func sendFrames<Payload: Collection<UInt8>>(topic: [UInt8], sequence: UInt64, payload: Payload) throws(ZMQError) {
+    private func sendFrames(topic: [UInt8], sequence: UInt64, payload: UnsafeRawBufferPointer) throws(ZMQError) {
         var header = WireWriter(headerScratch)
         let (wall, monotonic) = clock.readings()
         header.header(
@@ -297,6 +297,13 @@ final class PublisherLoop {
         try publisher.send(header.bytes, more: true, wait: .dontWait)
         try publisher.send(payload, more: false, wait: .dontWait)
         shared.messagesSent.add(1, ordering: .relaxed)
+    }
+
+    /// ``sendFrames(topic:sequence:payload:)`` with a payload SwiftProtobuf encoded.
+    private func sendFrames(topic: [UInt8], sequence: UInt64, payload: [UInt8]) throws(ZMQError) {
+        try payload.withUnsafeBytes { payload in
+            Result { () throws(ZMQError) in try sendFrames(topic: topic, sequence: sequence, payload: payload) }
+        }.get()
     }
 
 

@@ -172,7 +172,16 @@ public final class ZMQSocket {
         }
     }
 
-    /// Sends one frame from any contiguous byte collection (`[UInt8]`, `ArraySlice`, …).
+    /// Sends one frame from an array (`zmq_send`): not generic, so a caller in another module
+    /// needs no specialization to send without overhead.
+    public func send(_ bytes: [UInt8], more: Bool = false, wait: Wait = .forever) throws(ZMQError) {
+        let flags = try flags(for: wait, event: Int16(ZMQ_POLLOUT), more: more, operation: "zmq_send(\(type))")
+        try zmqCall("zmq_send(\(type), \(bytes.count) bytes)") {
+            bytes.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) }
+        }
+    }
+
+    /// Sends one frame from any contiguous byte collection (`ArraySlice`, `Data`, …).
     @inline(__always)
     public func send<Bytes: Collection<UInt8>>(_ frame: Bytes, more: Bool = false, wait: Wait = .forever) throws(ZMQError) {
         let sent: Result<Void, ZMQError>? = frame.withContiguousStorageIfAvailable { buffer in
