@@ -28,18 +28,47 @@ public final class TelemetryMessage: Sendable {
     /// The first frame: `<node>/<instrument>/<channel>`.
     public let topic: String
     public let header: WireFrameHeader
-    public let payload: WirePayload
     public let continuity: Continuity
     /// The header and payload frames as received, for recording and replay; nil when the
     /// subscriber was made with `keepingFrames: false`.
     public let headerFrame: [UInt8]?
     public let payloadFrame: [UInt8]?
+    /// The payload as decoded: a Sample or SampleBatch unwrapped (a message then holds 60 bytes
+    /// of body rather than a 150-byte `WirePayload`), anything else as SwiftProtobuf read it.
+    let body: PayloadBody
 
-    public init(topic: String, header: WireFrameHeader, payload: WirePayload, continuity: Continuity,
-                headerFrame: [UInt8]?, payloadFrame: [UInt8]?) {
+    /// The payload (a Sample or SampleBatch is wrapped in a `WirePayload` on each access).
+    public var payload: WirePayload { body.payload }
+
+    /// The sample, when the payload is a single Sample; nil otherwise (unlike `payload.sample`,
+    /// which is an empty Sample then). Cheaper than going through ``payload``.
+    public var sample: WireSample? { if case .sample(let sample) = body { sample } else { nil } }
+
+    /// The batch, with its times absolute, when the payload is a SampleBatch; nil otherwise.
+    public var batch: WireSampleBatch? { if case .batch(let batch) = body { batch } else { nil } }
+
+    public convenience init(topic: String, header: WireFrameHeader, payload: WirePayload, continuity: Continuity,
+                            headerFrame: [UInt8]?, payloadFrame: [UInt8]?) {
+        self.init(topic: topic, header: header, body: PayloadBody(payload), continuity: continuity,
+                  headerFrame: headerFrame, payloadFrame: payloadFrame)
+    }
+
+    /// A message whose header ``WireReader`` read, its publisher id already a string.
+    init(topic: String, header fields: HeaderFields, publisherID: String, body: PayloadBody, continuity: Continuity,
+         headerFrame: [UInt8]?, payloadFrame: [UInt8]?) {
+        self.topic = topic
+        header = WireFrameHeader(fields, publisherID: publisherID)
+        self.body = body
+        self.continuity = continuity
+        self.headerFrame = headerFrame
+        self.payloadFrame = payloadFrame
+    }
+
+    init(topic: String, header: WireFrameHeader, body: PayloadBody, continuity: Continuity,
+         headerFrame: [UInt8]?, payloadFrame: [UInt8]?) {
         self.topic = topic
         self.header = header
-        self.payload = payload
+        self.body = body
         self.continuity = continuity
         self.headerFrame = headerFrame
         self.payloadFrame = payloadFrame
@@ -143,9 +172,10 @@ public struct SubscriberStatistics: Sendable {
     public var totalGarbage: UInt64 { garbage.values.reduce(0, saturatingSum) }
 }
 
-/// `a + b`, or `UInt64.max` where that overflows: counters fed by peers never trap.
+/// `a + b`, or `.max` where that overflows (`a` and `b` not negative): counters fed by peers
+/// never trap, and nor does a deadline a huge timeout away.
 @inline(__always)
-func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+func saturatingSum<Count: FixedWidthInteger>(_ a: Count, _ b: Count) -> Count {
     let (sum, overflow) = a.addingReportingOverflow(b)
     return overflow ? .max : sum
 }
@@ -179,8 +209,8 @@ public final class TelemetrySubscriber {
     /// when a receive times out, and every ``monitorInterval`` messages.
     private let monitor: ZMQSocketMonitor
     private var messagesSinceMonitor = 0
-    /// The last ContinuousClock reading and the counter's ticks then (see `receivedAt()`).
-    private var clockReading = ContinuousClock.now
+    /// The last `CLOCK_MONOTONIC` reading and the counter's ticks then (see `receivedAt()`).
+    private var clockReading = TelemetryClock.monotonicNanoseconds()
     private var clockTicks: UInt64 = 0
     static let monitorInterval = 1024
     /// The stream of the last message: the next one is usually on it, and then neither its
@@ -195,7 +225,10 @@ public final class TelemetrySubscriber {
         statistics.connections = connections
         statistics.streams.reserveCapacity(streams.count)
         for (key, slot) in streams { statistics.streams[key] = slot.statistics }
-        for (id, slot) in publishers { if let tracking = slot.tracking { statistics.publishers[id] = tracking } }
+        let (nowNs, now) = (TelemetryClock.monotonicNanoseconds(), ContinuousClock.now)
+        for (id, slot) in publishers {
+            if let tracking = slot.tracking(nowNs: nowNs, now: now) { statistics.publishers[id] = tracking }
+        }
         return statistics
     }
 
@@ -242,7 +275,10 @@ public final class TelemetrySubscriber {
     /// The next well-formed message, or nil when none arrived within `wait`. Malformed
     /// messages are counted in ``SubscriberStatistics/garbage`` and skipped.
     public func receive(wait: Wait = .forever) throws(TelemetryError) -> TelemetryMessage? {
-        let deadline: ContinuousClock.Instant? = if case .timeout(let limit) = wait { .now + limit } else { nil }
+        // In CLOCK_MONOTONIC ns: an optional ContinuousClock.Instant costs value-witness calls a message.
+        let deadline: Int64 = if case .timeout(let limit) = wait {
+            saturatingSum(TelemetryClock.monotonicNanoseconds(), nanoseconds(max(.zero, limit)))
+        } else { 0 }
         var current = wait
         while true {
             guard let frameCount = try zmq("receiving telemetry", { () throws(ZMQError) in try receiveFrames(wait: current) }) else {
@@ -262,7 +298,7 @@ public final class TelemetrySubscriber {
             case .message(let message): return message
             case .garbage(let reason): garbage[reason] = saturatingSum(garbage[reason] ?? 0, 1)
             }
-            if let deadline { current = .timeout(max(.zero, deadline - .now)) }
+            if case .timeout = wait { current = .timeout(.nanoseconds(max(0, deadline &- TelemetryClock.monotonicNanoseconds()))) }
         }
     }
 
@@ -327,6 +363,9 @@ public final class TelemetrySubscriber {
         guard frameCount == 3 else { return .garbage(.wrongFrameCount) }
         let recent = lastStream
         let sameTopic = recent.map { equal($0.topicBytes, topicBytes) } ?? false
+        if let recent, sameTopic, let message = decodeOnRecentStream(recent, header: headerBytes, payload: payloadBytes) {
+            return .message(message)
+        }
         let topic: String
         if let recent, sameTopic {
             topic = recent.stream.key.topic
@@ -336,21 +375,16 @@ public final class TelemetrySubscriber {
             topic = text
         }
 
-        var header = WireFrameHeader()
+        let header: WireFrameHeader
         let samePublisher: Bool
         if let fields = try? WireReader.header(headerBytes) {
-            samePublisher = recent.map { equal($0.publisherBytes, fields.publisherID) } ?? false
-            header.schemaVersion = fields.schemaVersion
-            if let recent, samePublisher {
-                header.publisherID = recent.stream.key.publisherID
+            if let recent, equal(recent.publisherBytes, fields.publisherID) {
+                samePublisher = true
+                header = WireFrameHeader(fields, publisherID: recent.stream.key.publisherID)
             } else {
-                header.publisherID = String(decoding: fields.publisherID, as: UTF8.self)
+                samePublisher = false
+                header = WireFrameHeader(fields, publisherID: String(decoding: fields.publisherID, as: UTF8.self))
             }
-            header.publisherInstance = fields.publisherInstance
-            header.sequence = fields.sequence
-            header.monotonicNs = fields.monotonicNs
-            header.wallNs = fields.wallNs
-            if !fields.error.isEmpty { header.error = String(decoding: fields.error, as: UTF8.self) }
         } else if let decoded = try? WireFrameHeader(serializedBytes: Array(headerBytes)) {
             header = decoded
             samePublisher = recent?.stream.key.publisherID == decoded.publisherID
@@ -360,37 +394,41 @@ public final class TelemetrySubscriber {
         guard header.sequence > 0, !header.publisherID.isEmpty else { return .garbage(.undecodableHeader) }
         guard telemetryReadableSchemaVersions.contains(header.schemaVersion) else { return .garbage(.unsupportedSchemaVersion) }
 
-        var payload = WirePayload()
-        if let body = try? WireReader.payload(payloadBytes) {
-            payload.body = body
+        var body: PayloadBody
+        if let read = try? WireReader.payload(payloadBytes) {
+            body = read
         } else if let decoded = try? WirePayload(serializedBytes: Array(payloadBytes)) {
-            payload = decoded
+            body = PayloadBody(decoded)
         } else {
             return .garbage(.undecodablePayload)
         }
-        let samples: UInt64
+        var samples: UInt64 = 0
         var heartbeat: WireHeartbeat?
-        switch payload.body {
-        case nil:
-            return .garbage(.unknownPayloadKind)
-        case .batch(let received):
-            guard let batch = received.withAbsoluteTimes(),
-                  batch.values.count == batch.hardwareTimeNs.count, batch.values.count == batch.hostTimeNs.count else {
-                return .garbage(.inconsistentBatch)
-            }
-            payload.body = .batch(batch)
-            samples = UInt64(batch.values.count)
+        switch body {
         case .sample:
             samples = 1
-        case .heartbeat(let received):
-            // Bounded so that three intervals are a valid Duration.
-            guard received.intervalS.isFinite, received.intervalS >= 0, received.intervalS < 86_400 else {
-                return .garbage(.invalidHeartbeat)
+        case .batch(let received):
+            guard let batch = Self.absoluteTimes(received) else { return .garbage(.inconsistentBatch) }
+            samples = UInt64(batch.values.count)
+            body = .batch(batch)
+        case .other(var payload):
+            switch payload.body {
+            case nil:
+                return .garbage(.unknownPayloadKind)
+            case .batch(let received):
+                guard let batch = Self.absoluteTimes(received) else { return .garbage(.inconsistentBatch) }
+                samples = UInt64(batch.values.count)
+                payload.body = .batch(batch)
+                body = .other(payload)
+            case .heartbeat(let received):
+                // Bounded so that three intervals are a valid number of nanoseconds.
+                guard received.intervalS.isFinite, received.intervalS >= 0, received.intervalS < 86_400 else {
+                    return .garbage(.invalidHeartbeat)
+                }
+                heartbeat = received
+            default:
+                break
             }
-            heartbeat = received
-            samples = 0
-        default:
-            samples = 0
         }
 
         let stream: StreamSlot, publisher: PublisherSlot
@@ -414,21 +452,57 @@ public final class TelemetrySubscriber {
             lastStream = RecentStream(
                 topicBytes: Array(topicBytes), publisherBytes: Array(key.publisherID.utf8), stream: stream, publisher: publisher)
         }
-        let continuity = track(stream, publisher, header: header, heartbeat: heartbeat, samples: samples)
+        let continuity = track(stream, publisher, instance: header.publisherInstance, sequence: header.sequence,
+                               heartbeat: heartbeat, samples: samples)
         return .message(TelemetryMessage(
-            topic: topic, header: header, payload: payload, continuity: continuity,
+            topic: topic, header: header, body: body, continuity: continuity,
             headerFrame: keepingFrames ? Array(headerBytes) : nil, payloadFrame: keepingFrames ? Array(payloadBytes) : nil))
     }
 
-    /// Now, for ``PublisherTracking/lastHeard``: `ContinuousClock.now` (`clock_gettime`, 24 ns)
-    /// once about 0.3 ms of time-stamp-counter ticks have passed, the last reading otherwise
-    /// (`rdtsc`, 10 ns). Silences count from three heartbeat intervals, so the coarser time is
-    /// exact enough; without a usable counter every call reads the clock.
+    /// The common case, without the general path's branches: a message on the last message's
+    /// stream, in the publisher's own header layout, carrying a Sample or a consistent
+    /// SampleBatch. Nil for anything else, which the general path then decodes or refuses.
     @inline(__always)
-    private func receivedAt() -> ContinuousClock.Instant {
+    private func decodeOnRecentStream(_ recent: RecentStream, header headerBytes: UnsafeRawBufferPointer,
+                                      payload payloadBytes: UnsafeRawBufferPointer) -> TelemetryMessage? {
+        guard let fields = WireReader.canonicalHeader(headerBytes), fields.sequence > 0,
+              telemetryReadableSchemaVersions.contains(fields.schemaVersion), equal(recent.publisherBytes, fields.publisherID),
+              let body = try? WireReader.payload(payloadBytes) else { return nil }
+        let samples: UInt64
+        switch body {
+        case .sample:
+            samples = 1
+        case .batch(let batch):
+            // WireReader sums delta columns into absolute ones: only the lengths are left to check.
+            guard batch.values.count == batch.hardwareTimeNs.count, batch.values.count == batch.hostTimeNs.count else { return nil }
+            samples = UInt64(batch.values.count)
+        case .other:
+            return nil
+        }
+        let continuity = track(recent.stream, recent.publisher, instance: fields.publisherInstance, sequence: fields.sequence,
+                               heartbeat: nil, samples: samples)
+        return TelemetryMessage(
+            topic: recent.stream.key.topic, header: fields, publisherID: recent.stream.key.publisherID, body: body,
+            continuity: continuity, headerFrame: keepingFrames ? Array(headerBytes) : nil,
+            payloadFrame: keepingFrames ? Array(payloadBytes) : nil)
+    }
+
+    /// The batch with absolute times in columns of one length, or nil when it has neither.
+    private static func absoluteTimes(_ received: WireSampleBatch) -> WireSampleBatch? {
+        guard let batch = received.withAbsoluteTimes(),
+              batch.values.count == batch.hardwareTimeNs.count, batch.values.count == batch.hostTimeNs.count else { return nil }
+        return batch
+    }
+
+    /// Now, in `CLOCK_MONOTONIC` nanoseconds, for ``PublisherTracking/lastHeard``: `clock_gettime`
+    /// (24 ns) once about 0.3 ms of time-stamp-counter ticks have passed, the last reading
+    /// otherwise (`rdtsc`, 10 ns). Silences count from three heartbeat intervals, so the coarser
+    /// time is exact enough; without a usable counter every call reads the clock.
+    @inline(__always)
+    private func receivedAt() -> Int64 {
         let ticks = qr_cycle_counter()
         if !Self.counterIsUsable || ticks &- clockTicks > 1_000_000 {
-            clockReading = .now
+            clockReading = TelemetryClock.monotonicNanoseconds()
             clockTicks = ticks
         }
         return clockReading
@@ -441,30 +515,29 @@ public final class TelemetrySubscriber {
     static let maximumGap: UInt64 = 1 << 32
 
     /// Sequence bookkeeping for one well-formed message.
-    private func track(_ slot: StreamSlot, _ publisherSlot: PublisherSlot, header: WireFrameHeader, heartbeat: WireHeartbeat?,
-                       samples: UInt64) -> Continuity {
+    private func track(_ slot: StreamSlot, _ publisherSlot: PublisherSlot, instance: UInt64, sequence: UInt64,
+                       heartbeat: WireHeartbeat?, samples: UInt64) -> Continuity {
         let now = receivedAt()
         if publisherSlot.instance == nil {
-            publisherSlot.instance = header.publisherInstance
-        } else if publisherSlot.instance != header.publisherInstance {
+            publisherSlot.instance = instance
+        } else if publisherSlot.instance != instance {
             publisherSlot.restarts = saturatingSum(publisherSlot.restarts, 1)
-            publisherSlot.instance = header.publisherInstance
-        } else if let silence = publisherSlot.silence, now - publisherSlot.lastHeard > silence {
+            publisherSlot.instance = instance
+        } else if let silence = publisherSlot.silenceNs, now &- publisherSlot.lastHeardNs > silence {
             publisherSlot.resumptions = saturatingSum(publisherSlot.resumptions, 1)
         }
-        publisherSlot.lastHeard = now
+        publisherSlot.lastHeardNs = now
         if let heartbeat {
             publisherSlot.lastHeartbeat = heartbeat
-            // decode() admits only intervals within 0..<86400 s, so this Duration is valid.
-            publisherSlot.silence = heartbeat.intervalS > 0 ? .seconds(3 * heartbeat.intervalS) : nil
+            // decode() admits only intervals within 0..<86400 s, so this fits an Int64.
+            publisherSlot.silenceNs = heartbeat.intervalS > 0 ? Int64(3e9 * heartbeat.intervalS) : nil
         }
 
         var stream = slot.statistics
         let continuity: Continuity
-        let sequence = header.sequence
         if stream.messages == 0 {
             continuity = .first
-        } else if stream.instance != header.publisherInstance {
+        } else if stream.instance != instance {
             continuity = .restart
         } else if sequence == stream.lastSequence &+ 1 {
             continuity = .inOrder
@@ -479,7 +552,7 @@ public final class TelemetrySubscriber {
         }
         if case .regression = continuity {} else {
             stream.lastSequence = sequence
-            stream.instance = header.publisherInstance
+            stream.instance = instance
         }
         stream.messages = saturatingSum(stream.messages, 1)
         stream.samples = saturatingSum(stream.samples, samples)
@@ -503,7 +576,6 @@ private final class StreamSlot {
     init(key: StreamKey) { self.key = key }
 }
 
-/// One publisher's tracking, updated in place; nil until its first message is tracked.
 /// One publisher's ``PublisherTracking``, field by field: the hot path touches two fields in
 /// place instead of copying the whole record (its heartbeat included) in and out.
 private final class PublisherSlot {
@@ -512,13 +584,16 @@ private final class PublisherSlot {
     var restarts: UInt64 = 0
     var resumptions: UInt64 = 0
     var lastHeartbeat: WireHeartbeat?
-    var lastHeard = ContinuousClock.now
-    /// Three heartbeat intervals of its last heartbeat: a longer silence is a resumption.
-    var silence: Duration?
+    /// When its last message arrived, in `CLOCK_MONOTONIC` nanoseconds.
+    var lastHeardNs: Int64 = 0
+    /// Three heartbeat intervals of its last heartbeat, in nanoseconds: a longer silence is a resumption.
+    var silenceNs: Int64?
 
-    var tracking: PublisherTracking? {
+    /// Its tracking, given the time now on both clocks.
+    func tracking(nowNs: Int64, now: ContinuousClock.Instant) -> PublisherTracking? {
         instance.map {
-            PublisherTracking(instance: $0, restarts: restarts, resumptions: resumptions, lastHeartbeat: lastHeartbeat, lastHeard: lastHeard)
+            PublisherTracking(instance: $0, restarts: restarts, resumptions: resumptions, lastHeartbeat: lastHeartbeat,
+                              lastHeard: now - .nanoseconds(nowNs &- lastHeardNs))
         }
     }
 }

@@ -14,6 +14,45 @@ enum WireDecodingError: Error, Equatable {
     case invalidUTF8(field: UInt64)
 }
 
+/// A payload as a received message keeps it: a Sample or SampleBatch unwrapped, anything else
+/// (a payload with unknown fields included) as SwiftProtobuf decoded it.
+enum PayloadBody: Sendable, Equatable {
+    case sample(WireSample)
+    case batch(WireSampleBatch)
+    indirect case other(WirePayload)
+
+    init(_ payload: WirePayload) {
+        switch payload.body {
+        case .sample(let sample)? where payload.unknownFields.data.isEmpty: self = .sample(sample)
+        case .batch(let batch)? where payload.unknownFields.data.isEmpty: self = .batch(batch)
+        default: self = .other(payload)
+        }
+    }
+
+    /// The body as a `WirePayload`.
+    var payload: WirePayload {
+        switch self {
+        case .sample(let sample): WirePayload.with { $0.sample = sample }
+        case .batch(let batch): WirePayload.with { $0.batch = batch }
+        case .other(let payload): payload
+        }
+    }
+}
+
+extension WireFrameHeader {
+    /// The header ``WireReader/header(_:)`` read, with its publisher id as a string already made.
+    init(_ fields: HeaderFields, publisherID: String) {
+        self.init()
+        schemaVersion = fields.schemaVersion
+        self.publisherID = publisherID
+        publisherInstance = fields.publisherInstance
+        sequence = fields.sequence
+        monotonicNs = fields.monotonicNs
+        wallNs = fields.wallNs
+        if !fields.error.isEmpty { error = String(decoding: fields.error, as: UTF8.self) }
+    }
+}
+
 /// The fields of a FrameHeader, with the publisher id left in place in the frame.
 struct HeaderFields {
     var schemaVersion: UInt32 = 0
@@ -119,7 +158,7 @@ struct WireReader {
     /// writes it (fields 1–6 in order, each once, an ASCII publisher id), read without the general
     /// loop; nil for anything else, which the loop then reads.
     @inline(__always)
-    private static func canonicalHeader(_ bytes: UnsafeRawBufferPointer) -> HeaderFields? {
+    static func canonicalHeader(_ bytes: UnsafeRawBufferPointer) -> HeaderFields? {
         var reader = WireReader(bytes)
         var header = HeaderFields()
         guard reader.next(0x08), let version = try? reader.varint(),
@@ -155,7 +194,7 @@ struct WireReader {
 
     /// A Payload whose one body is a Sample (field 3) or a SampleBatch (field 4); any other
     /// body, or a body repeated (which protobuf merges), is ``WireDecodingError/unsupported(field:wireType:)``.
-    static func payload(_ bytes: UnsafeRawBufferPointer) throws(WireDecodingError) -> WirePayload.OneOf_Body {
+    static func payload(_ bytes: UnsafeRawBufferPointer) throws(WireDecodingError) -> PayloadBody {
         var reader = WireReader(bytes)
         let (field, wireType) = try reader.key()
         let body = try reader.delimited()

@@ -24,9 +24,7 @@ private func fastHeader(_ bytes: [UInt8]) -> Result<WireFrameHeader, WireDecodin
 private func fastPayload(_ bytes: [UInt8]) -> Result<WirePayload, WireDecodingError> {
     bytes.withUnsafeBytes { raw in
         Result { () throws(WireDecodingError) in
-            var payload = WirePayload()
-            payload.body = try WireReader.payload(raw)
-            return payload
+            try WireReader.payload(raw).payload
         }
     }
 }
@@ -246,6 +244,52 @@ struct WireDecodingTests {
         #expect(message.payload.batch.values == [0])
     }
 
+    @Test("on the last message's stream the fast lane delivers what the general path does, and leaves the rest to it")
+    func recentStreamLane() throws {
+        let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
+        let topic = Array("n/i/c".utf8)
+        let shortHost: [UInt8] = try WirePayload.with {
+            $0.batch = WireSampleBatch.with { $0.values = [1, 2]; $0.hardwareTimeNs = [1, 2]; $0.hostTimeNs = [1] }
+        }.serializedBytes()
+        var unknownField = try encodedHeader(sequence: 6)
+        unknownField += [0x50, 0x07]
+        let heartbeat: [UInt8] = try WirePayload.with { $0.heartbeat = WireHeartbeat.with { $0.intervalS = 0.5 } }.serializedBytes()
+        enum Arrives { case message(Continuity), garbage(GarbageReason) }
+        let steps: [(header: [UInt8], payload: [UInt8], arrives: Arrives)] = [
+            (try encodedHeader(sequence: 1), try encodedSample(), .message(.first)),
+            (try encodedHeader(sequence: 2), try encodedSample(), .message(.inOrder)),
+            (try encodedHeader(sequence: 3), try encodedBatch(4, deltas: true), .message(.inOrder)),
+            (try encodedHeader(sequence: 4, schemaVersion: 2), try encodedBatch(4), .message(.inOrder)),
+            (try encodedHeader(sequence: 5), shortHost, .garbage(.inconsistentBatch)),
+            (unknownField, try encodedSample(), .message(.gap(missed: 1))),
+            (try encodedHeader(sequence: 7), heartbeat, .message(.inOrder)),
+            (try encodedHeader(sequence: 8, schemaVersion: telemetrySchemaVersion + 1), try encodedSample(), .garbage(.unsupportedSchemaVersion)),
+            (try encodedHeader(sequence: 0), try encodedSample(), .garbage(.undecodableHeader)),
+            (try encodedHeader(sequence: 7), try encodedSample(), .message(.regression(expected: 8))),
+            // 8 was garbage, so it and 9 are missing.
+            (try encodedHeader(sequence: 10), try encodedBatch(2), .message(.gap(missed: 2))),
+        ]
+        for (index, (header, payload, expected)) in steps.enumerated() {
+            switch (subscriber.decode([topic, header, payload]), expected) {
+            case (.message(let message), .message(let continuity)):
+                #expect(message.continuity == continuity, "step \(index)")
+                #expect(message.header == (try WireFrameHeader(serializedBytes: header)), "step \(index)")
+                #expect(message.payload == protobufReading(payload), "step \(index)")
+                if case .sample(let sample)? = message.payload.body { #expect(message.sample == sample) } else { #expect(message.sample == nil) }
+                if case .batch(let batch)? = message.payload.body { #expect(message.batch == batch) } else { #expect(message.batch == nil) }
+            case (.garbage(let reason), .garbage(let expectedReason)):
+                #expect(reason == expectedReason, "step \(index)")
+            case (let decoded, _):
+                Issue.record("step \(index): \(decoded), expected \(expected)")
+            }
+        }
+        let stream = try #require(subscriber.statistics.streams[StreamKey(publisherID: "node1", topic: "n/i/c")])
+        #expect(stream.messages == 8)
+        #expect(stream.samples == 1 + 1 + 4 + 4 + 1 + 1 + 2)
+        #expect(stream.missed == 3 && stream.gaps == 2 && stream.regressions == 1)
+        #expect(subscriber.statistics.publishers["node1"]?.lastHeartbeat?.intervalS == 0.5)
+    }
+
     @Test("a subscriber fed fuzzed frames counts garbage and never traps")
     func subscriberFuzz() throws {
         let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
@@ -269,3 +313,4 @@ struct WireDecodingTests {
         #expect(delivered > 0 && refused > 0)
     }
 }
+
