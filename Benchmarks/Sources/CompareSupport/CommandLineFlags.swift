@@ -29,6 +29,13 @@ public struct CommandLineFlags {
         return parsed
     }
 
+    /// The value of `flag` as a count, which must be at least 1.
+    public mutating func count(_ flag: String) -> Int {
+        let text = value(flag)
+        guard let parsed = Int(text), parsed >= 1 else { fail("bad value for \(flag): \(text) (a whole number, at least 1)") }
+        return parsed
+    }
+
     public func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("\(tool): \(message)\n".utf8))
         exit(2)

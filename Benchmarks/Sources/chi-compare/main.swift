@@ -18,12 +18,11 @@ var flags = CommandLineFlags(tool: "chi-compare")
 while let flag = flags.next() {
     switch flag {
     case "--anchor": anchor = flags.value(flag)
-    case "--rounds": rounds = flags.number(flag)
+    case "--rounds": rounds = flags.count(flag)
     case "--accuracy": accuracy = flags.number(flag)
     default: flags.fail("unknown argument \(flag)")
     }
 }
-if rounds < 1 { flags.fail("--rounds must be at least 1") }
 
 let total = 1e-3
 let noise = NoisePSD.powerLaw(amplitude: 1e7, alpha: 1, low: 2 * .pi, high: 2 * .pi * 1e7)

@@ -23,13 +23,12 @@ var flags = CommandLineFlags(tool: "compile-compare")
 while let flag = flags.next() {
     switch flag {
     case "--anchor": anchor = flags.value(flag)
-    case "--rounds": rounds = flags.number(flag)
-    case "--pulses": pulses = flags.number(flag)
+    case "--rounds": rounds = flags.count(flag)
+    case "--pulses": pulses = flags.count(flag)
     case "--total": total = flags.number(flag)
     default: flags.fail("unknown argument \(flag)")
     }
 }
-if rounds < 1 { flags.fail("--rounds must be at least 1") }
 
 let rate = 2.5e9
 let capabilities = PulseGeneratorCapabilities(

@@ -16,7 +16,7 @@ var flags = CommandLineFlags(tool: "loop-compare")
 while let flag = flags.next() {
     switch flag {
     case "--cyclictest": cyclictest = flags.value(flag)
-    case "--rounds": rounds = flags.number(flag)
+    case "--rounds": rounds = flags.count(flag)
     case "--seconds": seconds = flags.number(flag)
     case "--priority": priority = flags.number(flag)
     case "--no-mlock": lockMemory = false

@@ -38,14 +38,13 @@ func parseOptions() -> Options {
         switch flag {
         case "--anchor": options.anchor = flags.value(flag)
         case "--python": options.python = flags.value(flag)
-        case "--rounds": options.rounds = flags.number(flag)
-        case "--shots": options.shots = flags.number(flag)
-        case "--threads": options.threads = flags.number(flag) as Int
+        case "--rounds": options.rounds = flags.count(flag)
+        case "--shots": options.shots = flags.count(flag)
+        case "--threads": options.threads = flags.count(flag)
         case "--min-ratio": options.minRatio = flags.number(flag) as Double
         default: flags.fail("unknown argument \(flag)")
         }
     }
-    if options.rounds < 1 { flags.fail("--rounds must be at least 1") }
     return options
 }
 

@@ -28,11 +28,11 @@ var postgres: String? = ProcessInfo.processInfo.environment["QRRM_TEST_POSTGRES_
 var flags = CommandLineFlags(tool: "realm-compare")
 while let flag = flags.next() {
     switch flag {
-    case "--rounds": rounds = flags.number(flag)
-    case "--allocations": allocations = flags.number(flag)
-    case "--clients": clients = flags.number(flag)
-    case "--nodes": nodes = flags.number(flag)
-    case "--qubits": qubitsPerNode = flags.number(flag)
+    case "--rounds": rounds = flags.count(flag)
+    case "--allocations": allocations = flags.count(flag)
+    case "--clients": clients = flags.count(flag)
+    case "--nodes": nodes = flags.count(flag)
+    case "--qubits": qubitsPerNode = flags.count(flag)
     case "--postgres": postgres = flags.value(flag)
     default: flags.fail("unknown argument \(flag); usage: realm-compare [--rounds N] [--allocations N] [--clients N] [--postgres URL] [--nodes N] [--qubits N]")
     }

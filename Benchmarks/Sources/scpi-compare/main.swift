@@ -35,13 +35,12 @@ func parseOptions() -> Options {
         switch flag {
         case "--anchor": options.anchor = flags.value(flag)
         case "--profile": options.profile = flags.value(flag)
-        case "--rounds": options.rounds = flags.number(flag)
-        case "--queries": options.queries = flags.number(flag)
+        case "--rounds": options.rounds = flags.count(flag)
+        case "--queries": options.queries = flags.count(flag)
         case "--min-ratio": options.minRatio = flags.number(flag) as Double
         default: flags.fail("unknown argument \(flag)")
         }
     }
-    if options.rounds < 1 { flags.fail("--rounds must be at least 1") }
     return options
 }
 

@@ -20,8 +20,8 @@ var anchorPath = FileManager.default.currentDirectoryPath + "/.build/anchors/tel
 var flags = CommandLineFlags(tool: "telemetry-compare")
 while let flag = flags.next() {
     switch flag {
-    case "--rounds": rounds = flags.number(flag)
-    case "--samples": samplesPerRun = flags.number(flag)
+    case "--rounds": rounds = flags.count(flag)
+    case "--samples": samplesPerRun = flags.count(flag)
     case "--anchor": anchorPath = flags.value(flag)
     case "--batch-sizes":
         let text = flags.value(flag)
