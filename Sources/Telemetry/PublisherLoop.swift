@@ -365,8 +365,10 @@ final class PublisherLoop {
             } catch {
                 reply.error = "the request is not a SnapshotRequest: \(error)"
             }
-            try snapshot.send(multipart: envelope + [encode(reply)], wait: .dontWait)
+            // Counted before the reply goes out, so whoever holds the reply finds it counted (the
+            // send synchronizes through libzmq's queues).
             shared.snapshotsServed.add(1, ordering: .relaxed)
+            try snapshot.send(multipart: envelope + [encode(reply)], wait: .dontWait)
         }
     }
 }
