@@ -306,7 +306,6 @@ final class PublisherLoop {
         }.get()
     }
 
-
     private func sendHeartbeat(now: Int64) throws(ZMQError) {
         nextHeartbeat = now &+ heartbeatIntervalNs
         let dropped = shared.registry.withLock { registry in
