@@ -215,7 +215,7 @@ public final class TelemetrySubscriber {
     static let monitorInterval = 1024
     /// The stream of the last message: the next one is usually on it, and then neither its
     /// topic is parsed nor a dictionary consulted.
-    private var lastStream: RecentStream?
+    private var lastStream: StreamSlot?
 
     /// What the subscriber has seen so far (connection events up to now included).
     public var statistics: SubscriberStatistics {
@@ -368,7 +368,7 @@ public final class TelemetrySubscriber {
         }
         let topic: String
         if let recent, sameTopic {
-            topic = recent.stream.key.topic
+            topic = recent.key.topic
         } else {
             guard let text = String(validating: topicBytes, as: UTF8.self) else { return .garbage(.topicNotUTF8) }
             guard (try? TelemetryTopic(text)) != nil else { return .garbage(.invalidTopic) }
@@ -380,14 +380,14 @@ public final class TelemetrySubscriber {
         if let fields = try? WireReader.header(headerBytes) {
             if let recent, equal(recent.publisherBytes, fields.publisherID) {
                 samePublisher = true
-                header = WireFrameHeader(fields, publisherID: recent.stream.key.publisherID)
+                header = WireFrameHeader(fields, publisherID: recent.key.publisherID)
             } else {
                 samePublisher = false
                 header = WireFrameHeader(fields, publisherID: String(decoding: fields.publisherID, as: UTF8.self))
             }
         } else if let decoded = try? WireFrameHeader(serializedBytes: Array(headerBytes)) {
             header = decoded
-            samePublisher = recent?.stream.key.publisherID == decoded.publisherID
+            samePublisher = recent?.key.publisherID == decoded.publisherID
         } else {
             return .garbage(.undecodableHeader)
         }
@@ -431,28 +431,28 @@ public final class TelemetrySubscriber {
             }
         }
 
-        let stream: StreamSlot, publisher: PublisherSlot
+        let stream: StreamSlot
         if let recent, sameTopic && samePublisher {
-            (stream, publisher) = (recent.stream, recent.publisher)
+            stream = recent
         } else {
             let key = StreamKey(publisherID: header.publisherID, topic: topic)
             if let existing = streams[key] {
                 stream = existing
             } else {
                 guard streams.count < Self.trackingLimit else { return .garbage(.tooManyStreams) }
-                stream = StreamSlot(key: key)
+                let publisher: PublisherSlot
+                if let existing = publishers[key.publisherID] {
+                    publisher = existing
+                } else {
+                    publisher = PublisherSlot()
+                    publishers[key.publisherID] = publisher
+                }
+                stream = StreamSlot(key: key, publisher: publisher)
                 streams[key] = stream
             }
-            if let existing = publishers[key.publisherID] {
-                publisher = existing
-            } else {
-                publisher = PublisherSlot()
-                publishers[key.publisherID] = publisher
-            }
-            lastStream = RecentStream(
-                topicBytes: Array(topicBytes), publisherBytes: Array(key.publisherID.utf8), stream: stream, publisher: publisher)
+            lastStream = stream
         }
-        let continuity = track(stream, publisher, instance: header.publisherInstance, sequence: header.sequence,
+        let continuity = track(stream, instance: header.publisherInstance, sequence: header.sequence,
                                heartbeat: heartbeat, samples: samples)
         return .message(TelemetryMessage(
             topic: topic, header: header, body: body, continuity: continuity,
@@ -463,7 +463,7 @@ public final class TelemetrySubscriber {
     /// stream, in the publisher's own header layout, carrying a Sample or a consistent
     /// SampleBatch. Nil for anything else, which the general path then decodes or refuses.
     @inline(__always)
-    private func decodeOnRecentStream(_ recent: RecentStream, header headerBytes: UnsafeRawBufferPointer,
+    private func decodeOnRecentStream(_ recent: StreamSlot, header headerBytes: UnsafeRawBufferPointer,
                                       payload payloadBytes: UnsafeRawBufferPointer) -> TelemetryMessage? {
         guard let fields = WireReader.canonicalHeader(headerBytes), fields.sequence > 0,
               telemetryReadableSchemaVersions.contains(fields.schemaVersion), equal(recent.publisherBytes, fields.publisherID),
@@ -479,10 +479,9 @@ public final class TelemetrySubscriber {
         case .other:
             return nil
         }
-        let continuity = track(recent.stream, recent.publisher, instance: fields.publisherInstance, sequence: fields.sequence,
-                               heartbeat: nil, samples: samples)
+        let continuity = track(recent, instance: fields.publisherInstance, sequence: fields.sequence, heartbeat: nil, samples: samples)
         return TelemetryMessage(
-            topic: recent.stream.key.topic, header: fields, publisherID: recent.stream.key.publisherID, body: body,
+            topic: recent.key.topic, header: fields, publisherID: recent.key.publisherID, body: body,
             continuity: continuity, headerFrame: keepingFrames ? Array(headerBytes) : nil,
             payloadFrame: keepingFrames ? Array(payloadBytes) : nil)
     }
@@ -515,9 +514,10 @@ public final class TelemetrySubscriber {
     static let maximumGap: UInt64 = 1 << 32
 
     /// Sequence bookkeeping for one well-formed message.
-    private func track(_ slot: StreamSlot, _ publisherSlot: PublisherSlot, instance: UInt64, sequence: UInt64,
-                       heartbeat: WireHeartbeat?, samples: UInt64) -> Continuity {
+    private func track(_ slot: StreamSlot, instance: UInt64, sequence: UInt64, heartbeat: WireHeartbeat?,
+                       samples: UInt64) -> Continuity {
         let now = receivedAt()
+        let publisherSlot = slot.publisher
         if publisherSlot.instance == nil {
             publisherSlot.instance = instance
         } else if publisherSlot.instance != instance {
@@ -569,11 +569,23 @@ public final class TelemetrySubscriber {
     }
 }
 
-/// One publisher–topic stream's counts, updated in place.
+/// One publisher–topic stream: its counts, updated in place, its publisher, and its topic and
+/// publisher id as they arrive on the wire, so that the next message on it is recognised by
+/// comparing bytes (the subscriber keeps the last message's stream).
 private final class StreamSlot {
     let key: StreamKey
+    let publisher: PublisherSlot
+    let topicBytes: [UInt8]
+    let publisherBytes: [UInt8]
     var statistics = StreamStatistics()
-    init(key: StreamKey) { self.key = key }
+
+    init(key: StreamKey, publisher: PublisherSlot) {
+        self.key = key
+        self.publisher = publisher
+        // The frames' bytes: both were checked to be UTF-8 before they became these strings.
+        topicBytes = Array(key.topic.utf8)
+        publisherBytes = Array(key.publisherID.utf8)
+    }
 }
 
 /// One publisher's ``PublisherTracking``, field by field: the hot path touches two fields in
@@ -595,22 +607,6 @@ private final class PublisherSlot {
             PublisherTracking(instance: $0, restarts: restarts, resumptions: resumptions, lastHeartbeat: lastHeartbeat,
                               lastHeard: now - .nanoseconds(nowNs &- lastHeardNs))
         }
-    }
-}
-
-/// The last message's stream, with its topic and publisher id as they arrive on the wire
-/// (a class: the hot path takes it with one retain).
-private final class RecentStream {
-    let topicBytes: [UInt8]
-    let publisherBytes: [UInt8]
-    let stream: StreamSlot
-    let publisher: PublisherSlot
-
-    init(topicBytes: [UInt8], publisherBytes: [UInt8], stream: StreamSlot, publisher: PublisherSlot) {
-        self.topicBytes = topicBytes
-        self.publisherBytes = publisherBytes
-        self.stream = stream
-        self.publisher = publisher
     }
 }
 

@@ -290,6 +290,30 @@ struct WireDecodingTests {
         #expect(subscriber.statistics.publishers["node1"]?.lastHeartbeat?.intervalS == 0.5)
     }
 
+    @Test("interleaved streams, one topic from two publishers among them, keep their own sequences")
+    func interleavedStreams() throws {
+        let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
+        let steps: [(publisher: String, topic: String, sequence: UInt64, continuity: Continuity)] = [
+            ("p1", "n/i/a", 1, .first), ("p1", "n/i/b", 1, .first), ("p2", "n/i/a", 1, .first),
+            ("p1", "n/i/a", 2, .inOrder), ("p2", "n/i/a", 3, .gap(missed: 1)), ("p1", "n/i/b", 2, .inOrder),
+            ("p1", "n/i/a", 4, .gap(missed: 1)), ("p1", "n/i/a", 5, .inOrder), ("p2", "n/i/a", 4, .inOrder),
+        ]
+        for (index, step) in steps.enumerated() {
+            let frames = [Array(step.topic.utf8), try encodedHeader(sequence: step.sequence, id: step.publisher), try encodedSample()]
+            guard case .message(let message) = subscriber.decode(frames) else {
+                Issue.record("step \(index) was refused")
+                continue
+            }
+            #expect(message.continuity == step.continuity, "step \(index)")
+            #expect(message.header.publisherID == step.publisher && message.topic == step.topic, "step \(index)")
+        }
+        let streams = subscriber.statistics.streams
+        #expect(streams.count == 3)
+        #expect(streams[StreamKey(publisherID: "p1", topic: "n/i/a")]?.messages == 4)
+        #expect(streams[StreamKey(publisherID: "p2", topic: "n/i/a")]?.missed == 1)
+        #expect(streams[StreamKey(publisherID: "p1", topic: "n/i/b")]?.missed == 0)
+    }
+
     @Test("a subscriber fed fuzzed frames counts garbage and never traps")
     func subscriberFuzz() throws {
         let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
