@@ -42,10 +42,22 @@ public final class TelemetryMessage: Sendable {
 
     /// The sample, when the payload is a single Sample; nil otherwise (unlike `payload.sample`,
     /// which is an empty Sample then). Cheaper than going through ``payload``.
-    public var sample: WireSample? { if case .sample(let sample) = body { sample } else { nil } }
+    public var sample: WireSample? {
+        switch body {
+        case .sample(let sample): sample
+        case .batch: nil
+        case .other(let payload): if case .sample(let sample)? = payload.body { sample } else { nil }
+        }
+    }
 
     /// The batch, with its times absolute, when the payload is a SampleBatch; nil otherwise.
-    public var batch: WireSampleBatch? { if case .batch(let batch) = body { batch } else { nil } }
+    public var batch: WireSampleBatch? {
+        switch body {
+        case .sample: nil
+        case .batch(let batch): batch
+        case .other(let payload): if case .batch(let batch)? = payload.body { batch } else { nil }
+        }
+    }
 
     public convenience init(topic: String, header: WireFrameHeader, payload: WirePayload, continuity: Continuity,
                             headerFrame: [UInt8]?, payloadFrame: [UInt8]?) {
@@ -415,6 +427,8 @@ public final class TelemetrySubscriber {
             switch payload.body {
             case nil:
                 return .garbage(.unknownPayloadKind)
+            case .sample:
+                samples = 1
             case .batch(let received):
                 guard let batch = Self.absoluteTimes(received) else { return .garbage(.inconsistentBatch) }
                 samples = UInt64(batch.values.count)

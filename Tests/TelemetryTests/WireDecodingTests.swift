@@ -262,12 +262,14 @@ struct WireDecodingTests {
             (try encodedHeader(sequence: 4, schemaVersion: 2), try encodedBatch(4), .message(.inOrder)),
             (try encodedHeader(sequence: 5), shortHost, .garbage(.inconsistentBatch)),
             (unknownField, try encodedSample(), .message(.gap(missed: 1))),
-            (try encodedHeader(sequence: 7), heartbeat, .message(.inOrder)),
-            (try encodedHeader(sequence: 8, schemaVersion: telemetrySchemaVersion + 1), try encodedSample(), .garbage(.unsupportedSchemaVersion)),
+            // A payload with a field this schema does not know keeps it, and still hands over its sample.
+            (try encodedHeader(sequence: 7), try encodedSample() + [0x50, 0x07], .message(.inOrder)),
+            (try encodedHeader(sequence: 8), heartbeat, .message(.inOrder)),
+            (try encodedHeader(sequence: 9, schemaVersion: telemetrySchemaVersion + 1), try encodedSample(), .garbage(.unsupportedSchemaVersion)),
             (try encodedHeader(sequence: 0), try encodedSample(), .garbage(.undecodableHeader)),
-            (try encodedHeader(sequence: 7), try encodedSample(), .message(.regression(expected: 8))),
-            // 8 was garbage, so it and 9 are missing.
-            (try encodedHeader(sequence: 10), try encodedBatch(2), .message(.gap(missed: 2))),
+            (try encodedHeader(sequence: 8), try encodedSample(), .message(.regression(expected: 9))),
+            // 9 was garbage, so it and 10 are missing.
+            (try encodedHeader(sequence: 11), try encodedBatch(2), .message(.gap(missed: 2))),
         ]
         for (index, (header, payload, expected)) in steps.enumerated() {
             switch (subscriber.decode([topic, header, payload]), expected) {
@@ -284,8 +286,8 @@ struct WireDecodingTests {
             }
         }
         let stream = try #require(subscriber.statistics.streams[StreamKey(publisherID: "node1", topic: "n/i/c")])
-        #expect(stream.messages == 8)
-        #expect(stream.samples == 1 + 1 + 4 + 4 + 1 + 1 + 2)
+        #expect(stream.messages == 9)
+        #expect(stream.samples == 1 + 1 + 4 + 4 + 1 + 1 + 1 + 2)
         #expect(stream.missed == 3 && stream.gaps == 2 && stream.regressions == 1)
         #expect(subscriber.statistics.publishers["node1"]?.lastHeartbeat?.intervalS == 0.5)
     }
