@@ -283,7 +283,8 @@ struct NodeTests {
             let emulator = try #require(node.instruments.emulator)
             emulator.model.quench(stage: .mixingChamber, energy: 5e-3, seconds: 0.5)
             emulator.advance(by: 2)
-            // The loop stops admitting at once; the supervisor takes the trip up within a drain (0.5 ms).
+            // The loop stops admitting at once; the supervisor records the trip once it has applied
+            // the safe state, and only then does a refusal name the interlock.
             #expect(Self.eventually(30) { !node.isAdmitted && node.status.tripped.contains("mxc-warm") }, "the quench did not trip mxc-warm")
             let refused = #expect(throws: CommandFailure.self) { try host.restingPopulation(of: "q0", shots: 10) }
             #expect(refused?.code == .notAdmitted && refused?.message.contains("mxc-warm") == true, "\(String(describing: refused))")

@@ -94,9 +94,6 @@ final class Supervisor: Sendable {
         let entry = station.interlocks[index]
         let why = reason(entry, value: value)
         logger.critical("interlock \(entry.name) tripped: \(why)")
-        // Shown as tripped before the safe-state commands, which can take a while: a refusal in
-        // the meantime then names it.
-        state.withLock { _ = $0.tripped.insert(index) }
         var actions: [String] = []
         for action in station.safeState where entry.targets.isEmpty || entry.targets.contains(action.target) {
             let words: String = switch action {
@@ -115,6 +112,7 @@ final class Supervisor: Sendable {
         let safeBy = loop.cycles.load(ordering: .relaxed)
         state.withLock {
             $0.trips.append(TripRecord(interlock: entry.name, severity: entry.severity, value: value, cycle: cycle, safeByCycle: safeBy, actions: actions))
+            $0.tripped.insert(index)
         }
         publishInterlock(entry, tripped: true, value: value, reason: why, actions: actions)
         var alarm = WireAlarm()
