@@ -15,6 +15,17 @@ enum TelemetryClock {
     @inline(__always)
     static func wallNanoseconds() -> Int64 { read(CLOCK_REALTIME) }
 
+    /// The clock `ContinuousClock` reads, in ns (`CLOCK_BOOTTIME` on Linux, `CLOCK_MONOTONIC_RAW`
+    /// on Darwin): it keeps counting while the machine sleeps.
+    @inline(__always)
+    static func continuousNanoseconds() -> Int64 {
+        #if os(Linux)
+        read(CLOCK_BOOTTIME)
+        #else
+        read(CLOCK_MONOTONIC_RAW)
+        #endif
+    }
+
     @inline(__always)
     private static func read(_ clock: clockid_t) -> Int64 {
         var time = timespec()

@@ -50,7 +50,8 @@ public final class TelemetryMessage: Sendable {
         }
     }
 
-    /// The batch, with its times absolute, when the payload is a SampleBatch; nil otherwise.
+    /// The batch, when the payload is a SampleBatch; nil otherwise. A subscriber delivers it with
+    /// its times absolute (delta columns summed).
     public var batch: WireSampleBatch? {
         switch body {
         case .sample: nil
@@ -221,13 +222,17 @@ public final class TelemetrySubscriber {
     /// when a receive times out, and every ``monitorInterval`` messages.
     private let monitor: ZMQSocketMonitor
     private var messagesSinceMonitor = 0
-    /// The last `CLOCK_MONOTONIC` reading and the counter's ticks then (see `receivedAt()`).
-    private var clockReading = TelemetryClock.monotonicNanoseconds()
+    /// The last ``TelemetryClock/continuousNanoseconds()`` reading and the counter's ticks then
+    /// (see `receivedAt()`).
+    private var clockReading = TelemetryClock.continuousNanoseconds()
+    /// One moment on `ContinuousClock` and in ``TelemetryClock/continuousNanoseconds()``, the same
+    /// clock: turns the readings kept in nanoseconds into instants.
+    private let clockBase = (instant: ContinuousClock.now, ns: TelemetryClock.continuousNanoseconds())
     private var clockTicks: UInt64 = 0
     static let monitorInterval = 1024
     /// The stream of the last message: the next one is usually on it, and then neither its
     /// topic is parsed nor a dictionary consulted.
-    private var lastStream: StreamSlot?
+    private(set) var lastStream: StreamSlot?
 
     /// What the subscriber has seen so far (connection events up to now included).
     public var statistics: SubscriberStatistics {
@@ -237,9 +242,8 @@ public final class TelemetrySubscriber {
         statistics.connections = connections
         statistics.streams.reserveCapacity(streams.count)
         for (key, slot) in streams { statistics.streams[key] = slot.statistics }
-        let (nowNs, now) = (TelemetryClock.monotonicNanoseconds(), ContinuousClock.now)
         for (id, slot) in publishers {
-            if let tracking = slot.tracking(nowNs: nowNs, now: now) { statistics.publishers[id] = tracking }
+            if let tracking = slot.tracking(since: clockBase) { statistics.publishers[id] = tracking }
         }
         return statistics
     }
@@ -477,7 +481,7 @@ public final class TelemetrySubscriber {
     /// stream, in the publisher's own header layout, carrying a Sample or a consistent
     /// SampleBatch. Nil for anything else, which the general path then decodes or refuses.
     @inline(__always)
-    private func decodeOnRecentStream(_ recent: StreamSlot, header headerBytes: UnsafeRawBufferPointer,
+    func decodeOnRecentStream(_ recent: StreamSlot, header headerBytes: UnsafeRawBufferPointer,
                                       payload payloadBytes: UnsafeRawBufferPointer) -> TelemetryMessage? {
         guard let fields = WireReader.canonicalHeader(headerBytes), fields.sequence > 0,
               telemetryReadableSchemaVersions.contains(fields.schemaVersion), equal(recent.publisherBytes, fields.publisherID),
@@ -507,7 +511,7 @@ public final class TelemetrySubscriber {
         return batch
     }
 
-    /// Now, in `CLOCK_MONOTONIC` nanoseconds, for ``PublisherTracking/lastHeard``: `clock_gettime`
+    /// Now, in ``TelemetryClock/continuousNanoseconds()``, for ``PublisherTracking/lastHeard``: `clock_gettime`
     /// (24 ns) once about 0.3 ms of time-stamp-counter ticks have passed, the last reading
     /// otherwise (`rdtsc`, 10 ns). Silences count from three heartbeat intervals, so the coarser
     /// time is exact enough; without a usable counter every call reads the clock.
@@ -515,7 +519,7 @@ public final class TelemetrySubscriber {
     private func receivedAt() -> Int64 {
         let ticks = qr_cycle_counter()
         if !Self.counterIsUsable || ticks &- clockTicks > 1_000_000 {
-            clockReading = TelemetryClock.monotonicNanoseconds()
+            clockReading = TelemetryClock.continuousNanoseconds()
             clockTicks = ticks
         }
         return clockReading
@@ -586,7 +590,7 @@ public final class TelemetrySubscriber {
 /// One publisher–topic stream: its counts, updated in place, its publisher, and its topic and
 /// publisher id as they arrive on the wire, so that the next message on it is recognised by
 /// comparing bytes (the subscriber keeps the last message's stream).
-private final class StreamSlot {
+final class StreamSlot {
     let key: StreamKey
     let publisher: PublisherSlot
     let topicBytes: [UInt8]
@@ -604,22 +608,22 @@ private final class StreamSlot {
 
 /// One publisher's ``PublisherTracking``, field by field: the hot path touches two fields in
 /// place instead of copying the whole record (its heartbeat included) in and out.
-private final class PublisherSlot {
+final class PublisherSlot {
     /// Nil until the publisher's first message.
     var instance: UInt64?
     var restarts: UInt64 = 0
     var resumptions: UInt64 = 0
     var lastHeartbeat: WireHeartbeat?
-    /// When its last message arrived, in `CLOCK_MONOTONIC` nanoseconds.
+    /// When its last message arrived, in ``TelemetryClock/continuousNanoseconds()``.
     var lastHeardNs: Int64 = 0
     /// Three heartbeat intervals of its last heartbeat, in nanoseconds: a longer silence is a resumption.
     var silenceNs: Int64?
 
-    /// Its tracking, given the time now on both clocks.
-    func tracking(nowNs: Int64, now: ContinuousClock.Instant) -> PublisherTracking? {
+    /// Its tracking, with `lastHeard` placed on `ContinuousClock` by one moment read on both.
+    func tracking(since base: (instant: ContinuousClock.Instant, ns: Int64)) -> PublisherTracking? {
         instance.map {
             PublisherTracking(instance: $0, restarts: restarts, resumptions: resumptions, lastHeartbeat: lastHeartbeat,
-                              lastHeard: now - .nanoseconds(nowNs &- lastHeardNs))
+                              lastHeard: base.instant + .nanoseconds(lastHeardNs &- base.ns))
         }
     }
 }

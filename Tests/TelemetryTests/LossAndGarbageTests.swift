@@ -87,6 +87,30 @@ struct LossAndGarbageTests {
         #expect(subscriber.statistics.garbage == expected)
     }
 
+    @Test("a receive with a timeout ends on time while only garbage arrives")
+    func timeoutAmidGarbage() throws {
+        // Handed to the sender thread once the handshake is done; only that thread uses it then.
+        nonisolated(unsafe) let raw = try RawPublisher()
+        let subscriber = try TelemetrySubscriber(connectingTo: [raw.endpoint], security: .plaintext)
+        _ = try raw.handshake(subscriber)
+        let sender = Thread {
+            // A one-frame message every 20 ms for 3 s: garbage, and it keeps coming past the timeout.
+            for _ in 0..<150 {
+                try? raw.send([Array("n/i/a".utf8)])
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        sender.start()
+        let start = ContinuousClock.now
+        let message = try subscriber.receive(wait: .timeout(.milliseconds(300)))
+        let waited = ContinuousClock.now - start
+        #expect(message == nil)
+        // Not before the deadline, and not when the garbage stops (a deadline restarted per message).
+        #expect(waited >= .milliseconds(300) && waited < .milliseconds(2500), "\(waited)")
+        #expect((subscriber.statistics.garbage[.wrongFrameCount] ?? 0) > 0)
+        while !sender.isFinished { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
     @Test("random frames never crash the subscriber: each is garbage or a valid message")
     func fuzz() throws {
         let raw = try RawPublisher()

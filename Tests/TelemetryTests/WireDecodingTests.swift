@@ -1,3 +1,4 @@
+import Foundation
 import SwiftProtobuf
 import Testing
 @testable import Telemetry
@@ -42,6 +43,16 @@ private func encodedHeader(sequence: UInt64 = 1_000_000, id: String = "node1", s
 
 private func encodedSample() throws -> [UInt8] {
     try WirePayload.with { $0.sample = WireSample.with { $0.value = 0.01; $0.hardwareTimeNs = 42; $0.hostTimeNs = 1 << 60 } }.serializedBytes()
+}
+
+/// A FrameHeader as the publisher writes it (``WireWriter``), which keeps a zero sequence.
+private func writtenHeader(sequence: UInt64) -> [UInt8] {
+    let id = Array("node1".utf8)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: WireWriter.maximumHeaderSize(idBytes: id.count), alignment: 8)
+    defer { buffer.deallocate() }
+    var writer = WireWriter(buffer)
+    id.withUnsafeBytes { writer.header(publisherID: $0, instance: 0x0123_4567_89AB_CDEF, sequence: sequence, monotonicNs: 123_456_789, wallNs: -42) }
+    return Array(writer.bytes)
 }
 
 /// A Payload{SampleBatch} of `n` samples, its times as absolute columns (schema 1) or as deltas (schema 2).
@@ -255,24 +266,32 @@ struct WireDecodingTests {
         unknownField += [0x50, 0x07]
         let heartbeat: [UInt8] = try WirePayload.with { $0.heartbeat = WireHeartbeat.with { $0.intervalS = 0.5 } }.serializedBytes()
         enum Arrives { case message(Continuity), garbage(GarbageReason) }
-        let steps: [(header: [UInt8], payload: [UInt8], arrives: Arrives)] = [
-            (try encodedHeader(sequence: 1), try encodedSample(), .message(.first)),
-            (try encodedHeader(sequence: 2), try encodedSample(), .message(.inOrder)),
-            (try encodedHeader(sequence: 3), try encodedBatch(4, deltas: true), .message(.inOrder)),
-            (try encodedHeader(sequence: 4, schemaVersion: 2), try encodedBatch(4), .message(.inOrder)),
-            (try encodedHeader(sequence: 5), shortHost, .garbage(.inconsistentBatch)),
-            (unknownField, try encodedSample(), .message(.gap(missed: 1))),
+        // fast: whether the fast lane takes the message (the first has no last stream yet).
+        let steps: [(header: [UInt8], payload: [UInt8], fast: Bool, arrives: Arrives)] = [
+            (try encodedHeader(sequence: 1), try encodedSample(), false, .message(.first)),
+            (try encodedHeader(sequence: 2), try encodedSample(), true, .message(.inOrder)),
+            (try encodedHeader(sequence: 3), try encodedBatch(4, deltas: true), true, .message(.inOrder)),
+            (try encodedHeader(sequence: 4, schemaVersion: 2), try encodedBatch(4), true, .message(.inOrder)),
+            (try encodedHeader(sequence: 5), shortHost, false, .garbage(.inconsistentBatch)),
+            (unknownField, try encodedSample(), false, .message(.gap(missed: 1))),
             // A payload with a field this schema does not know keeps it, and still hands over its sample.
-            (try encodedHeader(sequence: 7), try encodedSample() + [0x50, 0x07], .message(.inOrder)),
-            (try encodedHeader(sequence: 8), heartbeat, .message(.inOrder)),
-            (try encodedHeader(sequence: 9, schemaVersion: telemetrySchemaVersion + 1), try encodedSample(), .garbage(.unsupportedSchemaVersion)),
-            (try encodedHeader(sequence: 0), try encodedSample(), .garbage(.undecodableHeader)),
-            (try encodedHeader(sequence: 8), try encodedSample(), .message(.regression(expected: 9))),
+            (try encodedHeader(sequence: 7), try encodedSample() + [0x50, 0x07], false, .message(.inOrder)),
+            (try encodedHeader(sequence: 8), heartbeat, false, .message(.inOrder)),
+            (try encodedHeader(sequence: 9, schemaVersion: telemetrySchemaVersion + 1), try encodedSample(), false, .garbage(.unsupportedSchemaVersion)),
+            // Sequence 0 in the publisher's own layout (SwiftProtobuf would leave the field out).
+            (writtenHeader(sequence: 0), try encodedSample(), false, .garbage(.undecodableHeader)),
+            (try encodedHeader(sequence: 8), try encodedSample(), true, .message(.regression(expected: 9))),
             // 9 was garbage, so it and 10 are missing.
-            (try encodedHeader(sequence: 11), try encodedBatch(2), .message(.gap(missed: 2))),
+            (writtenHeader(sequence: 11), try encodedBatch(2), true, .message(.gap(missed: 2))),
         ]
-        for (index, (header, payload, expected)) in steps.enumerated() {
-            switch (subscriber.decode([topic, header, payload]), expected) {
+        for (index, (header, payload, fast, expected)) in steps.enumerated() {
+            let lane = subscriber.lastStream.flatMap { recent in
+                header.withUnsafeBytes { header in
+                    payload.withUnsafeBytes { payload in subscriber.decodeOnRecentStream(recent, header: header, payload: payload) }
+                }
+            }
+            #expect((lane != nil) == fast, "step \(index)")
+            switch (lane.map(TelemetrySubscriber.Decoded.message) ?? subscriber.decode([topic, header, payload]), expected) {
             case (.message(let message), .message(let continuity)):
                 #expect(message.continuity == continuity, "step \(index)")
                 #expect(message.header == (try WireFrameHeader(serializedBytes: header)), "step \(index)")
@@ -290,6 +309,32 @@ struct WireDecodingTests {
         #expect(stream.samples == 1 + 1 + 4 + 4 + 1 + 1 + 1 + 2)
         #expect(stream.missed == 3 && stream.gaps == 2 && stream.regressions == 1)
         #expect(subscriber.statistics.publishers["node1"]?.lastHeartbeat?.intervalS == 0.5)
+    }
+
+    @Test("a silence counts as a resumption only past three heartbeat intervals; lastHeard is when the last message came")
+    func silences() throws {
+        let subscriber = try TelemetrySubscriber(connectingTo: [], security: .plaintext)
+        let topic = Array("n/_node/heartbeat".utf8)
+        // Three intervals of 0.2 s: a 0.6 s silence.
+        let heartbeat: [UInt8] = try WirePayload.with { $0.heartbeat = WireHeartbeat.with { $0.intervalS = 0.2 } }.serializedBytes()
+        func send(_ sequence: UInt64) throws -> (before: ContinuousClock.Instant, after: ContinuousClock.Instant) {
+            let before = ContinuousClock.now
+            guard case .message = subscriber.decode([topic, try encodedHeader(sequence: sequence), heartbeat]) else {
+                throw TelemetryError.invalidConfiguration("heartbeat \(sequence) was refused")
+            }
+            return (before, .now)
+        }
+        _ = try send(1)
+        Thread.sleep(forTimeInterval: 0.05)
+        let second = try send(2)
+        var tracking = try #require(subscriber.statistics.publishers["node1"])
+        #expect(tracking.resumptions == 0)
+        // The subscriber's clock may lag by the 0.3 ms it reads the counter instead.
+        #expect(tracking.lastHeard >= second.before - .milliseconds(1) && tracking.lastHeard <= second.after)
+        Thread.sleep(forTimeInterval: 0.9)
+        _ = try send(3)
+        tracking = try #require(subscriber.statistics.publishers["node1"])
+        #expect(tracking.resumptions == 1)
     }
 
     @Test("interleaved streams, one topic from two publishers among them, keep their own sequences")
